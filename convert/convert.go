@@ -1,0 +1,66 @@
+package convert
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/mocokit/mocokit/export"
+)
+
+// Report says what a conversion found and wrote.
+type Report struct {
+	In, Out    string
+	Checkpoint *Checkpoint
+	Plan       *Plan
+}
+
+// PthToONNX converts the PyTorch file in to the ONNX file out. On any error
+// out is left as it was: the ONNX file is written to a temporary name and
+// renamed into place.
+func PthToONNX(in, out string, opt Options) (*Report, error) {
+	ck, err := Load(in)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Source == "" {
+		opt.Source = filepath.Base(in)
+	}
+	plan, err := MakePlan(ck, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", in, ck.Kind, err)
+	}
+	if err := export.WriteFile(out, plan.Config, plan.Weights, plan.Meta); err != nil {
+		return nil, err
+	}
+	return &Report{In: in, Out: out, Checkpoint: ck, Plan: plan}, nil
+}
+
+// String prints the report as the convert command shows it.
+func (r *Report) String() string {
+	var b strings.Builder
+	ck, p := r.Checkpoint, r.Plan
+	fmt.Fprintf(&b, "read      %s\n", r.In)
+	fmt.Fprintf(&b, "kind      %s\n", ck.Kind)
+	if ck.Arch != "" {
+		fmt.Fprintf(&b, "arch      %s\n", ck.Arch)
+	}
+	if ck.Epoch >= 0 {
+		fmt.Fprintf(&b, "epoch     %d\n", ck.Epoch)
+	}
+	if ck.BestAcc1 >= 0 {
+		fmt.Fprintf(&b, "best_acc1 %.2f\n", ck.BestAcc1)
+	}
+	fmt.Fprintf(&b, "tensors   %d in the state_dict, %d exported\n",
+		len(ck.Order), len(p.Weights))
+	fmt.Fprintf(&b, "model     %s (stem %s, head %s, output %q [batch %d])\n",
+		p.Config, p.Config.Stem, p.Config.Head, p.Meta.Output, p.Config.OutputDim())
+	pre := p.Meta.Preprocess
+	fmt.Fprintf(&b, "input     %dx%d RGB, mean %v, std %v\n",
+		pre.InputSize, pre.InputSize, pre.Mean, pre.Std)
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "note      %s\n", n)
+	}
+	fmt.Fprintf(&b, "wrote     %s\n", r.Out)
+	return b.String()
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test. Installs what the tests need first (scripts/setup.sh
+# --test), then writes the PyTorch fixtures the tests compare against
+# (scripts/make_checkpoints.py, with real PyTorch), cached in .cache/ by the
+# hash of the scripts that make them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+
+export MOCOKIT_CIFAR_JPEG=${MOCOKIT_CIFAR_JPEG:-$(cd .. && pwd)/shared/data/cifar10-jpeg}
+export MOCOKIT_ORT_LIB=${MOCOKIT_ORT_LIB:-$PWD/.deps/onnxruntime/libonnxruntime.so.1.24.1}
+if [ ! -f "$MOCOKIT_CIFAR_JPEG/test.tar" ]; then
+  echo "test: CIFAR-10 JPEG copy not found at $MOCOKIT_CIFAR_JPEG" >&2
+  exit 1
+fi
+
+hash=$(cat scripts/make_checkpoints.py scripts/cifar_jpeg.py | sha256sum | cut -c1-12)
+export MOCOKIT_FIXTURES=$PWD/.cache/fixtures-$hash
+if [ ! -f "$MOCOKIT_FIXTURES/test_acc.json" ]; then
+  echo "test: writing PyTorch fixtures to $MOCOKIT_FIXTURES (a few minutes)" >&2
+  rm -rf "$MOCOKIT_FIXTURES.tmp"
+  /usr/bin/python3 scripts/make_checkpoints.py "$MOCOKIT_FIXTURES.tmp"
+  mv "$MOCOKIT_FIXTURES.tmp" "$MOCOKIT_FIXTURES"
+fi
+
+go vet ./...
+go test -count=1 -timeout 45m ./... "$@"

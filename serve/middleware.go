@@ -1,0 +1,89 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// apiError is an error answered to the client as {"error": message}.
+type apiError struct {
+	status  int
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func errorf(status int, format string, args ...any) error {
+	return &apiError{status: status, message: fmt.Sprintf(format, args...)}
+}
+
+// jsonErrorHandler answers every error, echo's own included (unknown route,
+// wrong method, a recovered panic), as JSON.
+func jsonErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var ae *apiError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ae):
+		status, msg = ae.status, ae.message
+	case errors.As(err, &he):
+		status, msg = he.Code, fmt.Sprint(he.Message)
+	}
+	if status >= 500 && ae == nil {
+		slog.Error("request failed", "method", c.Request().Method,
+			"path", c.Request().URL.Path, "err", err)
+	}
+	if err := c.JSON(status, map[string]string{"error": msg}); err != nil {
+		slog.Debug("writing error response", "err", err)
+	}
+}
+
+// logPanic logs a recovered panic with its stack through slog (echo would
+// print it with its own logger) and answers a plain 500.
+func logPanic(c echo.Context, err error, stack []byte) error {
+	slog.Error("panic while serving", "method", c.Request().Method,
+		"path", c.Request().URL.Path, "err", err, "stack", string(stack))
+	return errorf(http.StatusInternalServerError, "internal error")
+}
+
+// limitBody caps request bodies. http.MaxBytesReader (rather than echo's
+// BodyLimit) also makes net/http close the connection, so a client cannot
+// keep streaming an oversized body into it.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			return tooLarge(s.cfg.MaxBodyBytes)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+func tooLarge(limit int64) error {
+	return errorf(http.StatusRequestEntityTooLarge,
+		"request body larger than the limit of %d bytes", limit)
+}
+
+// debugLog logs each request at debug level only: a line per request would
+// drown the events an operator acts on.
+func debugLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !slog.Default().Enabled(c.Request().Context(), slog.LevelDebug) {
+			return next(c)
+		}
+		start := time.Now()
+		err := next(c)
+		slog.Debug("request", "method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", c.Response().Status, "err", err, "duration", time.Since(start))
+		return err
+	}
+}
