@@ -97,28 +97,34 @@ func (p *Plan) shapeHead(kind Kind, opt Options) error {
 	return fmt.Errorf("a %s with a %s head is not a classifier", kind, c.Head)
 }
 
-// keepClasses names the classifier's outputs. An fc wider than the class
-// list keeps its first rows: main_lincls.py trains torchvision's default
-// 1000-way fc on CIFAR-10's labels 0-9, so only rows 0-9 mean anything.
+// torchvisionClasses is the width of torchvision's default fc (ImageNet).
+const torchvisionClasses = 1000
+
+// keepClasses names the classifier's outputs. A 1000-way fc with fewer
+// class names keeps its first rows: main_lincls.py trains torchvision's
+// default fc on CIFAR-10's labels 0-9, so only rows 0-9 mean anything.
+// Without class names, 10 outputs are CIFAR-10's and others are numbered.
 func (p *Plan) keepClasses(classes []string) error {
 	n := p.Config.NumClasses
 	if classes == nil {
-		classes = dataset.CIFAR10Classes
-		if n < len(classes) {
+		switch n {
+		case len(dataset.CIFAR10Classes), torchvisionClasses:
+			classes = dataset.CIFAR10Classes
+		default:
 			classes = numberedClasses(n)
 		}
 	}
+	k := len(classes)
 	switch {
-	case n < len(classes):
-		return fmt.Errorf("fc has %d outputs but %d class names were given",
-			n, len(classes))
-	case n > len(classes):
-		k := len(classes)
+	case n == k:
+	case n == torchvisionClasses && k < n:
 		p.Notes = append(p.Notes, fmt.Sprintf("fc has %d outputs; keeping the "+
 			"first %d, one per class (%s ... %s)", n, k, classes[0], classes[k-1]))
 		p.Weights["fc.weight"] = firstRows(p.Weights["fc.weight"], k)
 		p.Weights["fc.bias"] = firstRows(p.Weights["fc.bias"], k)
-		p.Config.NumClasses, p.Config.EmbedDim = k, 0
+		p.Config.NumClasses = k
+	default:
+		return fmt.Errorf("fc has %d outputs but %d class names were given", n, k)
 	}
 	p.Config.EmbedDim = 0
 	p.Meta.Classes = classes

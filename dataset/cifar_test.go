@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mocokit/mocokit/internal/testenv"
 )
 
 const (
@@ -20,13 +22,13 @@ const (
 func pilFixture(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat(jpegTestTar); err != nil {
-		t.Skipf("CIFAR-10 JPEG copy not available: %v", err)
+		testenv.Missing(t, "CIFAR-10 JPEG copy not available: %v", err)
 	}
 	dir := t.TempDir()
 	out, err := exec.Command(python, filepath.Join("testdata", "make_fixtures.py"), dir,
 		"20").CombinedOutput()
 	if err != nil {
-		t.Skipf("%s with PIL and numpy needed: %v\n%s", python, err, out)
+		testenv.Missing(t, "%s with PIL and numpy needed: %v\n%s", python, err, out)
 	}
 	return dir
 }

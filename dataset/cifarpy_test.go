@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mocokit/mocokit/internal/testenv"
 )
 
 const cifarPyPython = "/usr/bin/python3" // has numpy and PIL
@@ -17,10 +19,10 @@ const cifarPyPython = "/usr/bin/python3" // has numpy and PIL
 func makeCIFARPickles(t *testing.T, variant string) string {
 	t.Helper()
 	if _, err := os.Stat(jpegTestTar); err != nil {
-		t.Skipf("CIFAR-10 JPEG copy not available: %v", err)
+		testenv.Missing(t, "CIFAR-10 JPEG copy not available: %v", err)
 	}
 	if err := exec.Command(cifarPyPython, "-c", "import numpy, PIL").Run(); err != nil {
-		t.Skipf("%s lacks numpy or PIL: %v", cifarPyPython, err)
+		testenv.Missing(t, "%s lacks numpy or PIL: %v", cifarPyPython, err)
 	}
 	dir := t.TempDir()
 	out, err := exec.Command(cifarPyPython, filepath.Join("testdata", "make_cifar_pickles.py"),
@@ -166,7 +168,7 @@ func fullCIFARPy(tb testing.TB) string {
 	tb.Helper()
 	dir := os.Getenv("MOCOKIT_CIFAR_PY")
 	if dir == "" {
-		tb.Skip("set MOCOKIT_CIFAR_PY to a cifar-10-batches-py directory " +
+		testenv.Missing(tb, "set MOCOKIT_CIFAR_PY to a cifar-10-batches-py directory "+
 			"(testdata/make_cifar_pickles.py --full OUT_DIR)")
 	}
 	return dir

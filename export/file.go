@@ -45,7 +45,7 @@ func WriteModel(path string, m *onnxpb.ModelProto) error {
 	if err := writeAtomic(path, b); err != nil {
 		return err
 	}
-	slog.Info("ONNX model written", "path", path, "bytes", len(b),
+	slog.Debug("ONNX model written", "path", path, "bytes", len(b),
 		"graph", m.GetGraph().GetName())
 	return nil
 }

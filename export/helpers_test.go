@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mocokit/mocokit/internal/testenv"
+
 	"github.com/mocokit/mocokit/models"
 )
 
@@ -83,7 +85,7 @@ func reference(t testing.TB) []referenceVariant {
 		}
 	})
 	if refSkip != "" {
-		t.Skip(refSkip)
+		testenv.Missing(t, "%s", refSkip)
 	}
 	if refErr != nil {
 		t.Fatal(refErr)
@@ -210,7 +212,7 @@ func maxAbsDiff(t testing.TB, got, want []float32) float64 {
 func runChecker(t testing.TB, path string) {
 	t.Helper()
 	if err := exec.Command(python(), "-c", "import onnx").Run(); err != nil {
-		t.Skipf("%s cannot import onnx (%v); install python3-onnx", python(), err)
+		testenv.Missing(t, "%s cannot import onnx (%v); install python3-onnx", python(), err)
 	}
 	script := strings.Join([]string{
 		"import sys, onnx",

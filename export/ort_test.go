@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mocokit/mocokit/internal/testenv"
+
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -44,7 +46,7 @@ func initORT(t testing.TB) {
 		ortErr = ort.InitializeEnvironment(ort.WithLogLevelWarning())
 	})
 	if ortSkip != "" {
-		t.Skip(ortSkip)
+		testenv.Missing(t, "%s", ortSkip)
 	}
 	if ortErr != nil {
 		t.Fatalf("onnxruntime: %v", ortErr)

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/mocokit/mocokit/internal/testenv"
 )
 
 // pythonPickles has Python pickle the same object at protocols 0 to 5.
@@ -38,7 +40,7 @@ func pythonProtocols(t *testing.T) [][]byte {
 	t.Helper()
 	out, err := exec.Command("/usr/bin/python3", "-c", pythonPickles).Output()
 	if err != nil {
-		t.Skipf("/usr/bin/python3 unavailable: %v", err)
+		testenv.Missing(t, "/usr/bin/python3 unavailable: %v", err)
 	}
 	var hexes []string
 	if err := json.Unmarshal(out, &hexes); err != nil {

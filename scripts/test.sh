@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need first (scripts/setup.sh
-# --test), then writes the PyTorch fixtures the tests compare against
-# (scripts/make_checkpoints.py, with real PyTorch), cached in .cache/ by the
-# hash of the scripts that make them.
+# --test), then writes the fixtures the tests compare against, with real
+# PyTorch and Python's own pickle: checkpoints of every kind and PyTorch's
+# outputs (scripts/make_checkpoints.py), and CIFAR-10 in its original
+# cifar-10-batches-py layout. They are cached in .cache/ by the hash of the
+# scripts that make them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -14,14 +16,18 @@ if [ ! -f "$MOCOKIT_CIFAR_JPEG/test.tar" ]; then
   exit 1
 fi
 
-hash=$(cat scripts/make_checkpoints.py scripts/cifar_jpeg.py | sha256sum | cut -c1-12)
+makers="scripts/make_checkpoints.py scripts/cifar_jpeg.py dataset/testdata/make_cifar_pickles.py"
+hash=$(cat $makers | sha256sum | cut -c1-12)
 export MOCOKIT_FIXTURES=$PWD/.cache/fixtures-$hash
 if [ ! -f "$MOCOKIT_FIXTURES/test_acc.json" ]; then
   echo "test: writing PyTorch fixtures to $MOCOKIT_FIXTURES (a few minutes)" >&2
   rm -rf "$MOCOKIT_FIXTURES.tmp"
+  /usr/bin/python3 dataset/testdata/make_cifar_pickles.py --full "$MOCOKIT_FIXTURES.tmp"
   /usr/bin/python3 scripts/make_checkpoints.py "$MOCOKIT_FIXTURES.tmp"
   mv "$MOCOKIT_FIXTURES.tmp" "$MOCOKIT_FIXTURES"
 fi
+
+export MOCOKIT_CIFAR_PY=$MOCOKIT_FIXTURES/cifar-10-batches-py
 
 go vet ./...
 go test -count=1 -timeout 45m ./... "$@"

@@ -22,7 +22,7 @@ func (r *reader) readLegacy(data []byte) (any, error) {
 	magic, off, err := pickle.Unpickle(data, 0, plain)
 	m, ok := magic.(*big.Int)
 	if err != nil || !ok || m.Cmp(legacyMagic) != 0 {
-		return nil, ErrNotTorch
+		return nil, fmt.Errorf("torchfile: %s: %w", r.name, ErrNotTorch)
 	}
 	proto, off, err := pickle.Unpickle(data, off, plain)
 	if err != nil || proto != int64(legacyProtocol) {

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/mocokit/mocokit/internal/testenv"
 )
 
 const python = "/usr/bin/python3"
@@ -17,7 +19,7 @@ const python = "/usr/bin/python3"
 func havePyTorch(t testing.TB) {
 	t.Helper()
 	if err := exec.Command(python, "-c", "import torch, torchvision").Run(); err != nil {
-		t.Skipf("%s cannot import torch and torchvision: %v", python, err)
+		testenv.Missing(t, "%s cannot import torch and torchvision: %v", python, err)
 	}
 }
 

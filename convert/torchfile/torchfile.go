@@ -66,7 +66,7 @@ func (o *Options) withDefaults() Options {
 
 // ErrNotTorch reports input that is neither of torch.save's formats.
 var ErrNotTorch = errors.New(
-	"torchfile: not a PyTorch file (neither a zip archive nor a legacy pickle)")
+	"not a PyTorch file (neither a zip archive nor a legacy pickle)")
 
 // ReadFile reads the torch.save file at path. See Read.
 func ReadFile(path string, opts *Options) (any, error) {
@@ -99,12 +99,14 @@ func Read(data []byte, name string, opts *Options) (v any, err error) {
 	}()
 	r := &reader{opts: opts.withDefaults(), name: name}
 	switch {
+	case len(data) == 0:
+		return nil, fmt.Errorf("torchfile: %s: empty file", name)
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
 		v, err = r.readZip(data)
-	case len(data) > 0 && data[0] == 0x80:
+	case data[0] == 0x80:
 		v, err = r.readLegacy(data)
 	default:
-		return nil, ErrNotTorch
+		return nil, fmt.Errorf("torchfile: %s: %w", name, ErrNotTorch)
 	}
 	if err != nil {
 		return nil, err
@@ -219,9 +221,9 @@ func (r *reader) storageFromID(t pickle.Tuple) (*Storage, error) {
 	}
 	s := &Storage{Key: key, DType: dt, Numel: int(numel), Location: loc}
 	if len(t) == 6 && t[5] != nil {
-		// TODO: pre-1.0 legacy files may save a storage as a view of another
-		// (view_metadata); reading them needs a root/offset map like
-		// torch's legacy_load. torch 1.x always writes None here.
+		// Only PyTorch before 1.0 saved a storage as a view of another
+		// (view_metadata); torch 1.x always writes None here. Such files
+		// are refused rather than read with a guessed layout.
 		return nil, fmt.Errorf("storage %q: storage views are not supported", key)
 	}
 	return s, nil

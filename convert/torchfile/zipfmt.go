@@ -28,7 +28,7 @@ func (r *reader) readZip(data []byte) (any, error) {
 	var pkl *zip.File
 	for _, f := range zr.File {
 		if _, dup := files[f.Name]; dup {
-			return nil, fmt.Errorf("torchfile: zip entry %q appears twice", f.Name)
+			return nil, fmt.Errorf("torchfile: %s: zip entry %q appears twice", r.name, f.Name)
 		}
 		files[f.Name] = f
 		dir, base, ok := strings.Cut(f.Name, "/")
@@ -73,7 +73,7 @@ func (r *reader) readZip(data []byte) (any, error) {
 	}
 	v, err := pickle.Loads(pk, r.pickleOptions())
 	if err != nil {
-		return nil, fmt.Errorf("torchfile: zip entry %q: %w", pkl.Name, err)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: %w", r.name, pkl.Name, err)
 	}
 	return v, nil
 }
@@ -84,12 +84,12 @@ func (r *reader) entry(f *zip.File) ([]byte, error) {
 	size := f.UncompressedSize64
 	switch {
 	case size > uint64(r.opts.MaxStorageBytes):
-		return nil, fmt.Errorf("torchfile: zip entry %q has %d bytes, more than the limit "+
-			"of %d", f.Name, size, r.opts.MaxStorageBytes)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q has %d bytes, more than the limit "+
+			"of %d", r.name, f.Name, size, r.opts.MaxStorageBytes)
 	case f.CompressedSize64 > uint64(r.size),
 		f.Method == zip.Store && size != f.CompressedSize64,
 		f.Method != zip.Store && size > maxDeflateRatio*(f.CompressedSize64+1):
-		return nil, fmt.Errorf("torchfile: zip entry %q: sizes %d and %d do not match",
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: sizes %d and %d do not match", r.name,
 			f.Name, f.CompressedSize64, size)
 	}
 	if f.Method == zip.Store {
@@ -97,19 +97,19 @@ func (r *reader) entry(f *zip.File) ([]byte, error) {
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("torchfile: zip entry %q: %w", f.Name, err)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: %w", r.name, f.Name, err)
 	}
 	defer rc.Close()
 	buf := make([]byte, size)
 	if _, err := io.ReadFull(rc, buf); err != nil {
-		return nil, fmt.Errorf("torchfile: zip entry %q: %w", f.Name, err)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: %w", r.name, f.Name, err)
 	}
 	var one [1]byte
 	if n, err := rc.Read(one[:]); n != 0 || err != io.EOF {
 		if err == nil || err == io.EOF {
 			err = fmt.Errorf("longer than its declared %d bytes", size)
 		}
-		return nil, fmt.Errorf("torchfile: zip entry %q: %w", f.Name, err)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: %w", r.name, f.Name, err)
 	}
 	return buf, nil
 }
@@ -120,16 +120,16 @@ func (r *reader) entry(f *zip.File) ([]byte, error) {
 func (r *reader) storedEntry(f *zip.File) ([]byte, error) {
 	off, err := f.DataOffset()
 	if err != nil {
-		return nil, fmt.Errorf("torchfile: zip entry %q: %w", f.Name, err)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: %w", r.name, f.Name, err)
 	}
 	size := int64(f.UncompressedSize64)
 	if off < 0 || off > int64(len(r.data)) || size > int64(len(r.data))-off {
-		return nil, fmt.Errorf("torchfile: zip entry %q: %d bytes at offset %d run past "+
-			"the end of the file", f.Name, size, off)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: %d bytes at offset %d run past "+
+			"the end of the file", r.name, f.Name, size, off)
 	}
 	b := r.data[off : off+size : off+size]
 	if crc32.ChecksumIEEE(b) != f.CRC32 {
-		return nil, fmt.Errorf("torchfile: zip entry %q: %w", f.Name, zip.ErrChecksum)
+		return nil, fmt.Errorf("torchfile: %s: zip entry %q: %w", r.name, f.Name, zip.ErrChecksum)
 	}
 	return b, nil
 }

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/mocokit/mocokit/internal/testenv"
 )
 
 // Python is the interpreter that has torch, torchvision and onnx.
@@ -54,7 +56,7 @@ func Get(tb testing.TB) *Fixture {
 	tb.Helper()
 	if out, e := exec.Command(Python, "-c", "import torch, torchvision, onnx").
 		CombinedOutput(); e != nil {
-		tb.Skipf("%s cannot import torch, torchvision and onnx (scripts/setup.sh "+
+		testenv.Missing(tb, "%s cannot import torch, torchvision and onnx (scripts/setup.sh "+
 			"--test installs them): %v %s", Python, e, out)
 	}
 	once.Do(func() { fixture, err = build() })
@@ -113,7 +115,7 @@ func Library(tb testing.TB) string {
 	dir := filepath.Join(repoRoot(), ".deps", "onnxruntime")
 	matches, _ := filepath.Glob(filepath.Join(dir, "libonnxruntime.so*"))
 	if len(matches) == 0 {
-		tb.Skipf("no onnxruntime library in %s: run scripts/setup.sh", dir)
+		testenv.Missing(tb, "no onnxruntime library in %s: run scripts/setup.sh", dir)
 	}
 	return matches[len(matches)-1]
 }
