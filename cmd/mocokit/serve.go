@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mocokit/mocokit/assets"
+	"github.com/mocokit/mocokit/serve"
+)
+
+// defaultTestSet is where the original PyTorch project keeps CIFAR-10.
+const defaultTestSet = "cifar-10-batches-py"
+
+// evalDefault stands for --eval-testset given without a folder.
+const evalDefault = "default"
+
+func serveCommand() *cobra.Command {
+	cfg := serve.Config{}
+	cmd := &cobra.Command{
+		Use:   "serve [--model M.onnx] [--addr :8080] [--eval-testset [DIR]]",
+		Short: "Serve a model over HTTP: POST /classify, GET /eval",
+		Long: `Serves an ONNX model exported by mocokit with onnxruntime. Without
+--model it serves the embedded default, a ResNet-18 trained on CIFAR-10.
+
+--eval-testset evaluates the model on a test set as the server starts and
+logs its top-1 accuracy, overall and per class; GET /eval returns the same
+figures. DIR is a cifar-10-batches-py or cifar-10-batches-bin folder, a
+folder (or .tar archive) of class subfolders of images. Without DIR it is
+./cifar-10-batches-py when that exists, else the embedded CIFAR-10 test set.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolveDefaults(&cfg); err != nil {
+				return err
+			}
+			return serve.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Model, "model", "", "ONNX model to serve (default: the embedded one)")
+	f.StringVar(&cfg.Addr, "addr", ":8080", "address to listen on")
+	f.StringVar(&cfg.EvalPath, "eval-testset", "",
+		"evaluate on this test set after starting (see above)")
+	f.Lookup("eval-testset").NoOptDefVal = evalDefault
+	f.IntVar(&cfg.EvalBatch, "eval-batch", serve.DefaultEvalBatch, "images per batch "+
+		"in the evaluation")
+	f.StringVar(&cfg.Device, "device", "auto",
+		"cpu, cuda, or auto (CUDA when its libraries load, else CPU)")
+	f.StringVar(&cfg.ORTLib, "ort-lib", "", "onnxruntime shared library (default: "+
+		"$MOCOKIT_ORT_LIB, then .deps/onnxruntime, then the system's)")
+	f.IntVar(&cfg.Threads, "threads", 0, "onnxruntime intra-op threads (0: one per core)")
+	f.Int64Var(&cfg.MaxBodyBytes, "max-body", serve.DefaultMaxBodyBytes,
+		"largest request body in bytes")
+	f.IntVar(&cfg.MaxPixels, "max-pixels", serve.DefaultMaxPixels,
+		"largest image accepted, width times height")
+	return cmd
+}
+
+// resolveDefaults fills in the embedded model and test set where the
+// command line asks for defaults.
+func resolveDefaults(cfg *serve.Config) error {
+	wantModel := cfg.Model == ""
+	wantTestSet := cfg.EvalPath == evalDefault
+	if wantTestSet {
+		if st, err := os.Stat(defaultTestSet); err == nil && st.IsDir() {
+			cfg.EvalPath, wantTestSet = defaultTestSet, false
+		}
+	}
+	if !wantModel && !wantTestSet {
+		return nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	model, testSet, err := assets.Extract(filepath.Join(cache, "mocokit"))
+	if err != nil {
+		return fmt.Errorf("unpacking the embedded default: %w", err)
+	}
+	if wantModel {
+		cfg.Model = model
+		slog.Info("using the embedded default model", "path", model)
+	}
+	if wantTestSet {
+		cfg.EvalPath = testSet
+		slog.Info("using the embedded CIFAR-10 test set (JPEG q75 copy)", "path", testSet)
+	}
+	return nil
+}
