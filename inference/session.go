@@ -24,12 +24,14 @@ const (
 )
 
 // Options configure a Session. The zero value runs on the CPU with
-// onnxruntime's default thread count and the library found by FindLibrary.
+// onnxruntime's default thread count, every graph optimisation, and the
+// library found by FindLibrary.
 type Options struct {
-	Library string // onnxruntime shared library; "" searches (FindLibrary)
-	Threads int    // intra-op threads; 0 lets onnxruntime choose
-	Device  Device // "" means DeviceCPU
-	GPU     int    // CUDA device id
+	Library  string   // onnxruntime shared library; "" searches (FindLibrary)
+	Threads  int      // intra-op threads; 0 lets onnxruntime choose
+	GraphOpt GraphOpt // graph optimisation level; "" means GraphOptAll
+	Device   Device   // "" means DeviceCPU
+	GPU      int      // CUDA device id
 }
 
 // Session is one opened model. Run may be called from many goroutines:
@@ -101,10 +103,8 @@ func newSession(path, in, out string, opts Options, cuda bool) (
 		return nil, fmt.Errorf("inference: session options: %w", err)
 	}
 	defer so.Destroy()
-	if opts.Threads > 0 {
-		if err := so.SetIntraOpNumThreads(opts.Threads); err != nil {
-			return nil, fmt.Errorf("inference: %d threads: %w", opts.Threads, err)
-		}
+	if err := applyCPUOptions(so, opts); err != nil {
+		return nil, err
 	}
 	if cuda {
 		if err := appendCUDA(so, opts.GPU); err != nil {

@@ -58,5 +58,5 @@ install_ort
 go mod download
 if [ "${1:-}" = "--test" ]; then
   apt_install python3-torch python3-torchvision python3-onnx python3-numpy \
-    python3-pil
+    python3-pil chromium
 fi

@@ -1,34 +1,23 @@
 package serve
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
-
-	// The image formats /classify accepts.
-	_ "image/gif"
-	_ "image/jpeg"
-	_ "image/png"
-
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/mocokit/mocokit/inference"
+	"github.com/mocokit/mocokit/models"
 )
 
-// acceptedFormats are the formats registered above, for error messages.
-const acceptedFormats = "bmp, gif, jpeg, png, tiff, webp"
-
-// imageField is the multipart field holding the upload.
+// imageField is the multipart field holding an upload; a request may hold
+// several.
 const imageField = "img"
 
 // Prediction is one class of a /classify answer.
@@ -38,52 +27,109 @@ type Prediction struct {
 	Probability float64 `json:"probability"`
 }
 
-// ClassifyResponse is the body of a /classify answer: Predictions for a
-// classifier, most probable first, or Embedding for a model without classes.
+// ClassifyResponse is the body of a /classify answer for one image:
+// Predictions for a classifier, most probable first, or Embedding for a
+// model without classes.
 type ClassifyResponse struct {
 	Model       string       `json:"model"`
 	Predictions []Prediction `json:"predictions,omitempty"`
 	Embedding   []float32    `json:"embedding,omitempty"`
 }
 
-func (s *Server) classify(c echo.Context) error {
-	data, topk, err := s.readUpload(c.Request())
-	if err != nil {
-		return err
-	}
-	img, err := s.decode(data)
-	if err != nil {
-		return err
-	}
-	meta := s.session.Metadata()
-	x, err := inference.Preprocess(img, meta.Preprocess)
-	if err != nil {
-		return errorf(http.StatusBadRequest, "image cannot be preprocessed: %v", err)
-	}
-	out, err := s.session.Run(x, 1)
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	resp := ClassifyResponse{Model: s.name}
-	if len(meta.Classes) == 0 {
-		resp.Embedding = out
-		return c.JSON(http.StatusOK, resp)
-	}
-	k, err := parseTopK(topk, len(meta.Classes))
-	if err != nil {
-		return err
-	}
-	probs := inference.Softmax(out)
-	for _, i := range inference.TopK(probs, k) {
-		resp.Predictions = append(resp.Predictions,
-			Prediction{Index: i, Label: meta.Classes[i], Probability: probs[i]})
-	}
-	return c.JSON(http.StatusOK, resp)
+// BatchResponse is the body of a /classify answer for several images, in
+// the order of the upload.
+type BatchResponse struct {
+	Model   string       `json:"model"`
+	Results []FileResult `json:"results"`
 }
 
-// readUpload streams the multipart body, keeping the image field and topk
-// and skipping anything else, so no temporary files are written.
-func (s *Server) readUpload(r *http.Request) (data []byte, topk string, err error) {
+// FileResult is one image of a BatchResponse; File is its upload's name.
+type FileResult struct {
+	File        string       `json:"file"`
+	Predictions []Prediction `json:"predictions,omitempty"`
+	Embedding   []float32    `json:"embedding,omitempty"`
+}
+
+// upload is one file of a multipart request.
+type upload struct {
+	file string
+	data []byte
+}
+
+func (s *Server) classify(c echo.Context) error {
+	m, err := s.lookup(c.QueryParam("model"))
+	if err != nil {
+		return err
+	}
+	arrived := m.batcher.announce()
+	defer arrived()
+	uploads, topk, err := s.readUploads(c.Request())
+	if err != nil {
+		return err
+	}
+	meta := m.session.Metadata()
+	k := 0
+	if len(meta.Classes) > 0 {
+		if k, err = parseTopK(topk, len(meta.Classes)); err != nil {
+			return err
+		}
+	}
+	xs := make([][]float32, len(uploads))
+	for i, u := range uploads {
+		if xs[i], err = s.preprocess(u, meta); err != nil {
+			return inUpload(err, i, u, len(uploads))
+		}
+	}
+	arrived()
+	outs, err := m.batcher.submit(c.Request().Context(), xs)
+	if err != nil {
+		return err
+	}
+	results := make([]FileResult, len(outs))
+	for i, out := range outs {
+		results[i] = FileResult{File: uploads[i].file}
+		if len(meta.Classes) == 0 {
+			results[i].Embedding = out
+			continue
+		}
+		probs := inference.Softmax(out)
+		for _, j := range inference.TopK(probs, k) {
+			results[i].Predictions = append(results[i].Predictions,
+				Prediction{Index: j, Label: meta.Classes[j], Probability: probs[j]})
+		}
+	}
+	if len(results) == 1 {
+		return c.JSON(http.StatusOK, ClassifyResponse{Model: m.name,
+			Predictions: results[0].Predictions, Embedding: results[0].Embedding})
+	}
+	return c.JSON(http.StatusOK, BatchResponse{Model: m.name, Results: results})
+}
+
+func (s *Server) preprocess(u upload, meta models.Metadata) ([]float32, error) {
+	img, err := decodeUpload(u.data, s.cfg.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	x, err := inference.Preprocess(img, meta.Preprocess)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "image cannot be preprocessed: %v", err)
+	}
+	return x, nil
+}
+
+// inUpload names the file an error is about when a request holds several.
+func inUpload(err error, i int, u upload, count int) error {
+	var ae *apiError
+	if count == 1 || !errors.As(err, &ae) {
+		return err
+	}
+	return &apiError{status: ae.status, retryAfter: ae.retryAfter,
+		message: fmt.Sprintf("image %d of %d (%q): %s", i+1, count, u.file, ae.message)}
+}
+
+// readUploads streams the multipart body, keeping the image fields and
+// topk and skipping anything else, so no temporary files are written.
+func (s *Server) readUploads(r *http.Request) (uploads []upload, topk string, err error) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType != "multipart/form-data" {
 		return nil, "", errorf(http.StatusBadRequest, "want a multipart/form-data body "+
@@ -93,7 +139,6 @@ func (s *Server) readUpload(r *http.Request) (data []byte, topk string, err erro
 	if err != nil {
 		return nil, "", errorf(http.StatusBadRequest, "malformed multipart body: %v", err)
 	}
-	found := false
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -104,8 +149,13 @@ func (s *Server) readUpload(r *http.Request) (data []byte, topk string, err erro
 		}
 		switch part.FormName() {
 		case imageField:
-			found = true
-			data, err = io.ReadAll(part)
+			if len(uploads) == s.cfg.MaxQueue {
+				return nil, "", errorf(http.StatusRequestEntityTooLarge, "more than %d "+
+					"images in one request; send them in smaller requests", s.cfg.MaxQueue)
+			}
+			u := upload{file: part.FileName()}
+			u.data, err = io.ReadAll(part)
+			uploads = append(uploads, u)
 		case "topk":
 			var b []byte
 			b, err = io.ReadAll(io.LimitReader(part, 64))
@@ -117,56 +167,35 @@ func (s *Server) readUpload(r *http.Request) (data []byte, topk string, err erro
 			return nil, "", bodyError(err, s.cfg.MaxBodyBytes)
 		}
 	}
-	if !found {
-		return nil, "", errorf(http.StatusBadRequest, "missing form field %q with the image",
-			imageField)
-	}
-	if len(data) == 0 {
-		return nil, "", errorf(http.StatusBadRequest, "empty upload in field %q", imageField)
-	}
-	return data, topk, nil
+	return uploads, topk, checkUploads(uploads)
 }
 
+func checkUploads(uploads []upload) error {
+	if len(uploads) == 0 {
+		return errorf(http.StatusBadRequest, "missing form field %q with the image",
+			imageField)
+	}
+	for i, u := range uploads {
+		if len(u.data) == 0 {
+			return inUpload(errorf(http.StatusBadRequest, "empty upload in field %q",
+				imageField), i, u, len(uploads))
+		}
+	}
+	return nil
+}
+
+// bodyError reports a failed read of the body: too large, too slow (the
+// server's read timeout), or malformed.
 func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return tooLarge(limit)
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errorf(http.StatusRequestTimeout, "the upload did not arrive within the "+
+			"request timeout; send it faster or in smaller requests")
+	}
 	return errorf(http.StatusBadRequest, "malformed multipart body: %v", err)
-}
-
-// decode checks the declared size before decoding, so that a small file
-// declaring a huge image is refused without allocating its pixels.
-func (s *Server) decode(data []byte) (image.Image, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if errors.Is(err, image.ErrFormat) {
-		kind := http.DetectContentType(data)
-		if strings.HasPrefix(kind, "image/") {
-			return nil, errorf(http.StatusUnsupportedMediaType,
-				"unsupported image format %s; accepted formats: %s", kind, acceptedFormats)
-		}
-		return nil, errorf(http.StatusUnsupportedMediaType,
-			"upload is not an image (looks like %s); accepted formats: %s", kind,
-			acceptedFormats)
-	}
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "corrupt image header: %v", err)
-	}
-	if cfg.Width < 1 || cfg.Height < 1 {
-		return nil, errorf(http.StatusBadRequest, "%s image has no pixels (%dx%d)", format,
-			cfg.Width, cfg.Height)
-	}
-	if pixels := int64(cfg.Width) * int64(cfg.Height); pixels > int64(s.cfg.MaxPixels) {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "%s image is %dx%d, %d "+
-			"pixels, more than the limit of %d", format, cfg.Width, cfg.Height, pixels,
-			s.cfg.MaxPixels)
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "truncated or corrupt %s image: %v",
-			format, err)
-	}
-	return img, nil
 }
 
 func parseTopK(s string, classes int) (int, error) {

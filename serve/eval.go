@@ -14,6 +14,10 @@ type Result struct {
 	Total    int           `json:"total"`
 	Top1     float64       `json:"top1"` // Correct / Total
 	PerClass []ClassResult `json:"per_class"`
+	// Confusion counts images by true class (rows, in PerClass order) and
+	// predicted class (columns, in PredictedClasses order: the model's).
+	Confusion        [][]int  `json:"confusion"`
+	PredictedClasses []string `json:"predicted_classes"`
 }
 
 // ClassResult is the top-1 accuracy on the images of one class.
@@ -45,10 +49,7 @@ func evaluate(ctx context.Context, s *inference.Session, ds *dataset.Dataset, ba
 	if batch < 1 {
 		return Result{}, fmt.Errorf("serve: batch size %d, want at least 1", batch)
 	}
-	res := Result{PerClass: make([]ClassResult, len(ds.Classes))}
-	for i, c := range ds.Classes {
-		res.PerClass[i].Class = c
-	}
+	res := newResult(ds.Classes, s.Metadata().Classes)
 	n, p := s.InputLen(), s.Metadata().Preprocess
 	x := make([]float32, batch*n)
 	for start := 0; start < len(ds.Samples); start += batch {
@@ -68,7 +69,7 @@ func evaluate(ctx context.Context, s *inference.Session, ds *dataset.Dataset, ba
 		}
 		d := s.OutputDim()
 		for i, sample := range samples {
-			res.count(sample.Label, inference.Argmax(logits[i*d:(i+1)*d]) == toModel[sample.Label])
+			res.count(sample.Label, inference.Argmax(logits[i*d:(i+1)*d]), toModel)
 		}
 		if progress != nil {
 			progress(res.Total, res.Correct)
@@ -78,10 +79,24 @@ func evaluate(ctx context.Context, s *inference.Session, ds *dataset.Dataset, ba
 	return res, nil
 }
 
-func (r *Result) count(label int, correct bool) {
+func newResult(dataClasses, modelClasses []string) Result {
+	r := Result{PerClass: make([]ClassResult, len(dataClasses)),
+		Confusion:        make([][]int, len(dataClasses)),
+		PredictedClasses: modelClasses}
+	for i, c := range dataClasses {
+		r.PerClass[i].Class = c
+		r.Confusion[i] = make([]int, len(modelClasses))
+	}
+	return r
+}
+
+// count records an image of dataset class label that the model classified
+// as its class pred; toModel maps dataset labels to model classes.
+func (r *Result) count(label, pred int, toModel []int) {
 	r.Total++
 	r.PerClass[label].Total++
-	if correct {
+	r.Confusion[label][pred]++
+	if pred == toModel[label] {
 		r.Correct++
 		r.PerClass[label].Correct++
 	}

@@ -31,7 +31,10 @@ type EvalStatus struct {
 	Top1     float64       `json:"top1"`
 	Correct  int           `json:"correct"`
 	PerClass []ClassResult `json:"per_class,omitempty"`
-	Error    string        `json:"error,omitempty"`
+	// Confusion and PredictedClasses are Result's, filled when done.
+	Confusion        [][]int  `json:"confusion,omitempty"`
+	PredictedClasses []string `json:"predicted_classes,omitempty"`
+	Error            string   `json:"error,omitempty"`
 }
 
 // evalState is the background evaluation, shared with the /eval handler.
@@ -54,6 +57,7 @@ func (e *evalState) snapshot() EvalStatus {
 		Total: e.total, Correct: e.correct, Top1: ratio(e.correct, e.done)}
 	if e.result != nil {
 		st.PerClass = e.result.PerClass
+		st.Confusion, st.PredictedClasses = e.result.Confusion, e.result.PredictedClasses
 	}
 	if e.err != nil {
 		st.Error = e.err.Error()

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,14 +13,22 @@ import (
 
 // apiError is an error answered to the client as {"error": message}.
 type apiError struct {
-	status  int
-	message string
+	status     int
+	message    string
+	retryAfter int // seconds, sent as Retry-After when positive
 }
 
 func (e *apiError) Error() string { return e.message }
 
 func errorf(status int, format string, args ...any) error {
 	return &apiError{status: status, message: fmt.Sprintf(format, args...)}
+}
+
+// retryLater is an error for a request that may succeed if sent again a
+// little later: a full queue, a timeout, a server loading or stopping.
+func retryLater(status int, format string, args ...any) error {
+	return &apiError{status: status, message: fmt.Sprintf(format, args...) +
+		"; retry later", retryAfter: 1}
 }
 
 // jsonErrorHandler answers every error, echo's own included (unknown route,
@@ -34,6 +43,9 @@ func jsonErrorHandler(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &ae):
 		status, msg = ae.status, ae.message
+		if ae.retryAfter > 0 {
+			c.Response().Header().Set("Retry-After", fmt.Sprint(ae.retryAfter))
+		}
 	case errors.As(err, &he):
 		status, msg = he.Code, fmt.Sprint(he.Message)
 	}
@@ -64,6 +76,18 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			return tooLarge(s.cfg.MaxBodyBytes)
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+// limitTime gives every request the request timeout: a request still
+// waiting for its batch then is answered 503. Reading a slow upload is
+// bounded by http.Server's ReadTimeout instead, which Run sets to the same.
+func (s *Server) limitTime(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }

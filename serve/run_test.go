@@ -29,8 +29,13 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			up = resp.StatusCode == http.StatusOK
-			break
+			if up = resp.StatusCode == http.StatusOK; up {
+				break
+			}
+			// 503 while the model loads: it listens first.
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("/readyz answered %d", resp.StatusCode)
+			}
 		}
 		select {
 		case err := <-done:
