@@ -40,9 +40,12 @@ func decodeImage(name string, data []byte) (image.Image, error) {
 		return nil, fmt.Errorf("image %q is %dx%d, more than %d pixels", name,
 			cfg.Width, cfg.Height, MaxImagePixels)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("undecodable image %q: %w", name, err)
+	}
+	if format == "webp" {
+		img = WebPRGB(img)
 	}
 	return img, nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mocokit/mocokit/dataset"
+
 	// The image formats /classify accepts. image/gif decodes a GIF's first
 	// frame only; image/jpeg reads baseline and progressive JPEGs, grayscale,
 	// YCbCr, CMYK and YCCK (Adobe) alike.
@@ -56,7 +58,7 @@ func decodeUpload(data []byte, maxPixels int) (image.Image, error) {
 			format, err)
 	}
 	if format == "webp" {
-		img = webpRGB(img)
+		img = dataset.WebPRGB(img)
 	}
 	return img, nil
 }

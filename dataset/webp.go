@@ -1,11 +1,11 @@
-package serve
+package dataset
 
 import "image"
 
 // Lossy WebP stores Y'CbCr in the studio range of ITU-R BT.601 (Y' from 16
 // to 235), but golang.org/x/image/webp returns it as an image.YCbCr, whose
 // colour model is JPEG's full-range one: decoded as it comes, white turns
-// light gray and red (255, 0, 0) turns (239, 15, 14). webpRGB converts with
+// light gray and red (255, 0, 0) turns (239, 15, 14). WebPRGB converts with
 // libwebp's own fixed-point formulas (src/dsp/yuv.h) instead.
 
 // Fixed-point constants of libwebp's VP8YUVToR, VP8YUVToG and VP8YUVToB.
@@ -35,9 +35,9 @@ func yuvToRGB(y, u, v uint8) (r, g, b uint8) {
 	return r, g, b
 }
 
-// webpRGB converts a lossy WebP's Y'CbCr (with or without alpha) to NRGBA;
+// WebPRGB converts a lossy WebP's Y'CbCr (with or without alpha) to NRGBA;
 // other images (a lossless WebP is NRGBA already) are returned as they are.
-func webpRGB(img image.Image) image.Image {
+func WebPRGB(img image.Image) image.Image {
 	var (
 		ycc   *image.YCbCr
 		alpha func(x, y int) uint8
