@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,6 +20,9 @@ type Report struct {
 // out is left as it was: the ONNX file is written to a temporary name and
 // renamed into place.
 func PthToONNX(in, out string, opt Options) (*Report, error) {
+	if err := checkOutput(in, out); err != nil {
+		return nil, err
+	}
 	ck, err := Load(in)
 	if err != nil {
 		return nil, err
@@ -34,6 +38,22 @@ func PthToONNX(in, out string, opt Options) (*Report, error) {
 		return nil, err
 	}
 	return &Report{In: in, Out: out, Checkpoint: ck, Plan: plan}, nil
+}
+
+// checkOutput refuses an output path that would overwrite the input or is
+// a folder, before any work is done.
+func checkOutput(in, out string) error {
+	outInfo, err := os.Stat(out)
+	if err != nil {
+		return nil // a new file
+	}
+	if outInfo.IsDir() {
+		return fmt.Errorf("output %s is a folder; name the ONNX file to write", out)
+	}
+	if inInfo, err := os.Stat(in); err == nil && os.SameFile(inInfo, outInfo) {
+		return fmt.Errorf("output %s is the input file; name another ONNX file", out)
+	}
+	return nil
 }
 
 // String prints the report as the convert command shows it.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mocokit/mocokit/convert/torchfile"
 	"github.com/mocokit/mocokit/models"
+	"github.com/mocokit/mocokit/pickle"
 )
 
 // Kind is the layout a PyTorch file was recognised as.
@@ -36,6 +37,8 @@ type Checkpoint struct {
 	Tensors map[string]*torchfile.Tensor
 	// Order keeps the stored order of Tensors' names.
 	Order []string
+	// Module is the whole pickled model, for KindModel.
+	Module *pickle.Object
 }
 
 // MoCo's state_dict prefixes, with and without DataParallel's "module.".
@@ -144,10 +147,11 @@ func inferHead(w models.Weights) (models.Config, error) {
 		c.Head, c.NumClasses, c.EmbedDim = models.HeadClassifier, fc.Shape[0], fc.Shape[0]
 	case fc0 != nil && fc2 != nil && len(fc0.Shape) == 2 && len(fc2.Shape) == 2:
 		c.Head, c.HiddenDim, c.EmbedDim = models.HeadMoCoMLP, fc0.Shape[0], fc2.Shape[0]
-	case fc == nil && fc0 == nil:
+	case fcNames(w) == "":
 		c.Head = models.HeadFeatures
 	default:
-		return c, fmt.Errorf("fc layers not recognised (have %s)", fcNames(w))
+		return c, fmt.Errorf("fc layers not recognised (have %s): mocokit knows "+
+			"a Linear fc and MoCo v2's fc.0/fc.2 projection", fcNames(w))
 	}
 	return c, nil
 }

@@ -60,7 +60,12 @@ func TestUnknownLayoutsAreRefusedWithTheirKeys(t *testing.T) {
 		"resnet34.pth":      {"resnet18", "96 unexpected", "layer1.2.bn1.bias"},
 		"edited.pth":        {"1 missing (layer4.1.bn2.weight)", "1 unexpected (foo.weight)"},
 		"not_a_model.pth":   {"neither a state_dict nor a checkpoint", "epoch", "lr"},
-		"ambiguous.pth.tar": {"moco-checkpoint", "unexpected", "module.conv1.weight"},
+		"ambiguous.pth.tar": {"moco-checkpoint", "122 unexpected", "module.bn1.bias"},
+		"resnet50.pth":      {"Bottleneck", "ResNet-18 only"},
+		"pool_kept.pth":     {"conv1 stride 1, maxpool MaxPool2d", "neither"},
+		"no_pool.pth":       {"conv1 stride 2, maxpool Identity", "neither"},
+		"dropout_fc.pth":    {"fc layers not recognised", "fc.1.weight [10 512]"},
+		"own_class.pth":     {`"__main__.Net"`, "save model.state_dict() instead"},
 	}
 	for file, wants := range cases {
 		t.Run(file, func(t *testing.T) {
@@ -81,6 +86,40 @@ func TestUnknownLayoutsAreRefusedWithTheirKeys(t *testing.T) {
 				t.Errorf("output file exists after a failed conversion")
 			}
 		})
+	}
+}
+
+// TestDataParallelModelConverts reads a whole model saved inside
+// nn.DataParallel, whose names carry its "module." prefix.
+func TestDataParallelModelConverts(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.onnx")
+	rep, err := convert.PthToONNX(filepath.Join(layouts(t), "data_parallel.pth"), out,
+		convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checkpoint.Kind != convert.KindModel || rep.Plan.Config.NumClasses != 10 {
+		t.Errorf("got %s %s, want a pickled 10-class model", rep.Checkpoint.Kind,
+			rep.Plan.Config)
+	}
+}
+
+// TestOutputMayNotBeTheInputOrAFolder refuses, before reading anything, an
+// output path that would destroy the checkpoint or that names a folder.
+func TestOutputMayNotBeTheInputOrAFolder(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "sd.pth")
+	if err := os.WriteFile(in, []byte("not read"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for out, want := range map[string]string{in: "is the input file", dir: "is a folder"} {
+		_, err := convert.PthToONNX(in, out, convert.Options{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("output %s: %v, want an error saying it %s", out, err, want)
+		}
+	}
+	if data, _ := os.ReadFile(in); string(data) != "not read" {
+		t.Errorf("the input changed: %q", data)
 	}
 }
 

@@ -19,8 +19,9 @@ type Options struct {
 	// Preset names the preprocessing (models.Presets); empty picks
 	// upscale224 for MoCo and linear-probe checkpoints, cifar32 otherwise.
 	Preset string
-	// Preprocess, when its InputSize is set, overrides the preset.
-	Preprocess models.Preprocess
+	// InputSize, Mean and Std, when set, override the preset's.
+	InputSize int
+	Mean, Std *[3]float32
 	// Classes names the classifier's outputs; nil means CIFAR-10's.
 	Classes []string
 	// Source says where the file came from, for the model's metadata.
@@ -48,6 +49,8 @@ func MakePlan(ck *Checkpoint, opt Options) (*Plan, error) {
 	}
 	if opt.Stem != "" {
 		stem = opt.Stem
+	} else if err := checkModuleStem(ck.Module, stem); err != nil {
+		return nil, err
 	}
 	cfg, err := inferHead(w)
 	if err != nil {
@@ -112,6 +115,8 @@ func (p *Plan) keepClasses(classes []string) error {
 			classes = dataset.CIFAR10Classes
 		default:
 			classes = numberedClasses(n)
+			p.Notes = append(p.Notes, fmt.Sprintf("no class names given for %d "+
+				"outputs: naming them 0 to %d (use --classes)", n, n-1))
 		}
 	}
 	k := len(classes)
@@ -178,9 +183,6 @@ func outputName(h models.Head) string {
 }
 
 func preprocessFor(kind Kind, opt Options) (models.Preprocess, error) {
-	if opt.Preprocess.InputSize != 0 {
-		return opt.Preprocess, opt.Preprocess.Validate()
-	}
 	name := opt.Preset
 	if name == "" {
 		name = "cifar32"
@@ -192,7 +194,16 @@ func preprocessFor(kind Kind, opt Options) (models.Preprocess, error) {
 	if !ok {
 		return pre, fmt.Errorf("unknown preset %q (have cifar32, upscale224)", name)
 	}
-	return pre, nil
+	if opt.InputSize != 0 {
+		pre.InputSize = opt.InputSize
+	}
+	if opt.Mean != nil {
+		pre.Mean = *opt.Mean
+	}
+	if opt.Std != nil {
+		pre.Std = *opt.Std
+	}
+	return pre, pre.Validate()
 }
 
 func describeSource(ck *Checkpoint, file string) string {

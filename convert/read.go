@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +12,11 @@ import (
 // Load reads a PyTorch file and recognises its layout.
 func Load(path string) (*Checkpoint, error) {
 	v, err := torchfile.ReadFile(path, nil)
+	var forbidden *pickle.ForbiddenError
+	if errors.As(err, &forbidden) && forbidden.Module == "__main__" {
+		return nil, fmt.Errorf("%w; a model class of your own script cannot be "+
+			"read without running its code: save model.state_dict() instead", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +33,7 @@ func fromObject(v any) (*Checkpoint, error) {
 	ck := &Checkpoint{Epoch: -1, BestAcc1: -1}
 	switch obj := v.(type) {
 	case *pickle.Object:
-		ck.Arch = obj.Class.FullName()
+		ck.Arch, ck.Module = obj.Class.FullName(), obj
 		if err := ck.setStateDict(obj); err != nil {
 			return nil, err
 		}

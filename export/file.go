@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -55,9 +56,17 @@ func writeAtomic(path string, b []byte) (err error) {
 	if dir == "" {
 		dir = "."
 	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("export: %s is a directory, not a file name", path)
+	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
+		// The temporary name means nothing to the user: report the folder.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("export: writing %s: folder %s: %w", path, dir, err)
 	}
 	tmp := f.Name()
 	defer func() {

@@ -2,6 +2,8 @@ package inference
 
 import (
 	"fmt"
+	"io"
+	"os"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -13,7 +15,8 @@ import (
 func readMetadata(path string) (models.Metadata, error) {
 	md, err := ort.GetModelMetadata(path)
 	if err != nil {
-		return models.Metadata{}, fmt.Errorf("inference: reading %s: %w", path, err)
+		return models.Metadata{}, fmt.Errorf("inference: reading %s: %w%s", path, err,
+			pytorchHint(path))
 	}
 	defer md.Destroy()
 	keys, err := md.GetCustomMetadataMapKeys()
@@ -122,4 +125,23 @@ func (s *Session) Run(input []float32, batch int) ([]float32, error) {
 		return nil, fmt.Errorf("inference: output shape %v, want [%d %d]", shape, batch, d)
 	}
 	return append([]float32(nil), y.GetData()...), nil
+}
+
+// pytorchHint suggests converting a file that looks like what torch.save
+// writes (a zip archive or a pickle) rather than an ONNX protobuf.
+func pytorchHint(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	if n, _ := io.ReadFull(f, head); n < 4 {
+		return ""
+	}
+	if string(head) == "PK\x03\x04" || head[0] == 0x80 {
+		return " (this looks like a PyTorch file: convert it first with " +
+			"mocokit convert pth2onnx)"
+	}
+	return ""
 }

@@ -82,6 +82,9 @@ func openOnDevice(path, in, out string, opts Options) (
 		return s, DeviceCPU, err
 	case DeviceCUDA:
 		s, err := newSession(path, in, out, opts, true)
+		if errors.Is(err, ErrNoCUDA) {
+			err = fmt.Errorf("%w; --device auto would fall back to the CPU", err)
+		}
 		return s, DeviceCUDA, err
 	case DeviceAuto:
 		s, err := newSession(path, in, out, opts, true)
@@ -141,8 +144,8 @@ var ErrNoCUDA = errors.New("CUDA execution provider unavailable")
 func cudaError(err error) error {
 	return fmt.Errorf("inference: %w: it needs libonnxruntime_providers_shared.so and "+
 		"libonnxruntime_providers_cuda.so of the same onnxruntime version next to "+
-		"the runtime library, plus CUDA 12, cuBLAS and cuDNN 9 (use --device cpu "+
-		"or auto): %v", ErrNoCUDA, err)
+		"the runtime library, plus CUDA 12, cuBLAS and cuDNN 9 (docs/CUDA.md): %v",
+		ErrNoCUDA, err)
 }
 
 // Close releases the onnxruntime session.

@@ -63,12 +63,12 @@ type LayoutError struct {
 
 func (e *LayoutError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "weights do not fit %s:", e.Config)
+	fmt.Fprintf(&b, "weights do not fit %s%s:", e.Config, e.hint())
 	list := func(what string, names []string) {
 		if len(names) == 0 {
 			return
 		}
-		const show = 8
+		const show = 4
 		fmt.Fprintf(&b, " %d %s (%s", len(names), what,
 			strings.Join(names[:min(show, len(names))], ", "))
 		if len(names) > show {
@@ -80,6 +80,23 @@ func (e *LayoutError) Error() string {
 	list("unexpected", e.Unexpected)
 	list("of the wrong shape", e.Shapes)
 	return b.String()
+}
+
+// hint names a deeper ResNet when the unexpected names show one: a third
+// convolution per block is a Bottleneck (ResNet-50 and up), a third block
+// in layer1 is ResNet-34.
+func (e *LayoutError) hint() string {
+	for _, n := range e.Unexpected {
+		switch {
+		case strings.Contains(n, ".conv3."):
+			return " (these are Bottleneck blocks, as in ResNet-50, -101 or -152; " +
+				"mocokit handles ResNet-18 only)"
+		case strings.HasPrefix(n, "layer1.2."):
+			return " (layer1 has a third block, as in ResNet-34; mocokit handles " +
+				"ResNet-18 only)"
+		}
+	}
+	return ""
 }
 
 func sameShape(a, b []int) bool {

@@ -20,6 +20,9 @@ func classifyCommand() *cobra.Command {
 		Short: "Send images to a mocokit server and print the top predictions",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
+			if topk < 1 {
+				return fmt.Errorf("--topk %d: want 1 or more", topk)
+			}
 			c, err := client.New(server)
 			if err != nil {
 				return err
@@ -27,7 +30,7 @@ func classifyCommand() *cobra.Command {
 			failed := 0
 			for _, file := range files {
 				if err := classifyFile(cmd, c, file, topk); err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", file, err)
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					failed++
 				}
 			}
@@ -45,7 +48,7 @@ func classifyCommand() *cobra.Command {
 func classifyFile(cmd *cobra.Command, c *client.Client, file string, topk int) error {
 	f, err := os.Open(file)
 	if err != nil {
-		return err
+		return err // names the file
 	}
 	defer f.Close()
 	res, err := c.Classify(cmd.Context(), filepath.Base(file), f, topk)

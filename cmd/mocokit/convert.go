@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,9 +42,12 @@ the preprocessing a server needs.`,
 			if classes != "" {
 				opt.Classes = strings.Split(classes, ",")
 			}
-			if size != 0 {
-				opt.Preprocess = models.Preprocess{InputSize: size,
-					Mean: [3]float32(mean), Std: [3]float32(std)}
+			opt.InputSize = size
+			if cmd.Flags().Changed("mean") {
+				opt.Mean = (*[3]float32)(mean)
+			}
+			if cmd.Flags().Changed("std") {
+				opt.Std = (*[3]float32)(std)
 			}
 			if out == "" {
 				out = defaultONNXName(args[0])
@@ -64,13 +68,17 @@ the preprocessing a server needs.`,
 	f.StringVar(&preset, "preset", "",
 		"preprocessing: cifar32 or upscale224 (default: upscale224 for MoCo and "+
 			"linear-probe checkpoints, cifar32 otherwise)")
-	f.IntVar(&size, "input-size", 0, "input size in pixels (overrides --preset)")
-	f.Float32SliceVar(&mean, "mean", []float32{0.5, 0.5, 0.5}, "RGB mean, with --input-size")
-	f.Float32SliceVar(&std, "std", []float32{0.5, 0.5, 0.5}, "RGB std, with --input-size")
+	f.IntVar(&size, "input-size", 0, "input size in pixels (default: the preset's)")
+	f.Float32SliceVar(&mean, "mean", []float32{0.5, 0.5, 0.5},
+		"RGB mean (default: the preset's)")
+	f.Float32SliceVar(&std, "std", []float32{0.5, 0.5, 0.5}, "RGB std (default: the preset's)")
 	f.StringVar(&classes, "classes", "", "comma-separated class names (default: CIFAR-10's)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if len(mean) != 3 || len(std) != 3 {
 			return fmt.Errorf("--mean and --std take 3 values each (R,G,B)")
+		}
+		if classes != "" && slices.Contains(strings.Split(classes, ","), "") {
+			return fmt.Errorf("--classes %q has an empty class name", classes)
 		}
 		return nil
 	}

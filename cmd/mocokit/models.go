@@ -26,6 +26,9 @@ ONNX implementations, onnxruntime and onnx-go (pure Go), and fails when
 their outputs differ by more than 1e-4.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
+			if check && len(args) == 0 {
+				return fmt.Errorf("--check needs ONNX files to check")
+			}
 			if len(args) == 0 {
 				listVariants(w)
 				return nil

@@ -40,10 +40,14 @@ answers the requests in flight and exits 0.
 logs its top-1 accuracy, overall and per class; GET /eval returns the same
 figures (the default model is evaluated). DIR is a cifar-10-batches-py or
 cifar-10-batches-bin folder, a folder (or .tar archive) of class subfolders
-of images. Without DIR it is
-./cifar-10-batches-py when that exists, else the embedded CIFAR-10 test set.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+of images; give it as --eval-testset DIR or --eval-testset=DIR. Without
+DIR it is ./cifar-10-batches-py when that exists, else the embedded
+CIFAR-10 test set (JPEG q75 copy).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := evalPathArg(&cfg, args); err != nil {
+				return err
+			}
 			if err := resolveDefaults(&cfg); err != nil {
 				return err
 			}
@@ -83,6 +87,20 @@ of images. Without DIR it is
 	return cmd
 }
 
+// evalPathArg takes the folder of "--eval-testset DIR": the flag's value is
+// optional, so the flag parser leaves DIR as an argument.
+func evalPathArg(cfg *serve.Config, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if cfg.EvalPath != evalDefault {
+		return fmt.Errorf("unexpected argument %q (serve takes flags only; "+
+			"a test set goes after --eval-testset)", args[0])
+	}
+	cfg.EvalPath = args[0]
+	return nil
+}
+
 // resolveDefaults fills in the embedded model and test set where the
 // command line asks for defaults.
 func resolveDefaults(cfg *serve.Config) error {
@@ -94,6 +112,11 @@ func resolveDefaults(cfg *serve.Config) error {
 	if wantTestSet {
 		if st, err := os.Stat(defaultTestSet); err == nil && st.IsDir() {
 			cfg.EvalPath, wantTestSet = defaultTestSet, false
+		}
+	}
+	if !wantTestSet && cfg.EvalPath != "" {
+		if _, err := os.Stat(cfg.EvalPath); err != nil {
+			return fmt.Errorf("--eval-testset: %w", err)
 		}
 	}
 	if !wantModel && !wantTestSet {

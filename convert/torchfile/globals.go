@@ -8,8 +8,10 @@ import (
 )
 
 // plainClasses are module prefixes whose classes may appear in whole-model
-// pickles. They become *pickle.Object data; no code of theirs ever runs.
-var plainClasses = []string{"torch.nn.modules.", "torchvision.models."}
+// pickles, DataParallel's wrapper among them. They become *pickle.Object
+// data; no code of theirs ever runs.
+var plainClasses = []string{"torch.nn.modules.", "torchvision.models.",
+	"torch.nn.parallel.data_parallel.DataParallel"}
 
 // stdGlobals are harmless standard-library globals that torch pickles use.
 var stdGlobals = map[string]bool{
