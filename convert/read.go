@@ -140,7 +140,11 @@ func dictKeys(d *pickle.Dict, n int) string {
 			keys = append(keys, "...")
 			break
 		}
-		keys = append(keys, fmt.Sprint(k))
+		if s, ok := k.(string); ok {
+			keys = append(keys, s)
+		} else {
+			keys = append(keys, "a "+pickle.TypeName(k))
+		}
 	}
 	return "[" + strings.Join(keys, ", ") + "]"
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -32,9 +33,14 @@ func (p Preprocess) Validate() error {
 	if p.InputSize < 1 || p.InputSize > 4096 {
 		return fmt.Errorf("models: input size %d out of range 1..4096", p.InputSize)
 	}
-	for i, s := range p.Std {
-		if !(s > 0) {
-			return fmt.Errorf("models: std[%d] = %v, want > 0", i, s)
+	for i := range p.Std {
+		m, s := float64(p.Mean[i]), float64(p.Std[i])
+		if math.IsNaN(m) || math.IsInf(m, 0) {
+			return fmt.Errorf("models: mean[%d] = %v, want a finite number", i, m)
+		}
+		// Below 1e-6 the normalised inputs leave float32's useful range.
+		if !(s >= 1e-6) || math.IsInf(s, 0) {
+			return fmt.Errorf("models: std[%d] = %v, want a finite number >= 1e-6", i, s)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -100,5 +101,14 @@ func TestMetadataRoundTrips(t *testing.T) {
 	props[KeyStd] = "[0.5, 0, 0.5]"
 	if _, err := ParseMetadata(props); err == nil || !strings.Contains(err.Error(), "std[1]") {
 		t.Errorf("zero std: %v, want an error naming std[1]", err)
+	}
+	inf := float32(math.Inf(1))
+	for _, p := range []Preprocess{
+		{InputSize: 32, Mean: [3]float32{inf, 0, 0}, Std: half},
+		{InputSize: 32, Mean: half, Std: [3]float32{0.5, 0.5, 1e-45}},
+	} {
+		if err := p.Validate(); err == nil {
+			t.Errorf("%+v: valid, want an error", p)
+		}
 	}
 }

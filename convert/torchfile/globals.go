@@ -118,7 +118,7 @@ func (r *reader) newTensor(st, off, size, stride any) (*Tensor, error) {
 	}
 	offset, ok := off.(int64)
 	if !ok || offset < 0 || offset > maxDim {
-		return nil, fmt.Errorf("bad storage offset %v", off)
+		return nil, fmt.Errorf("bad storage offset %s", brief(off))
 	}
 	shape, err := intTuple(size, "size")
 	if err != nil {
@@ -160,7 +160,7 @@ func intTuple(v any, what string) ([]int, error) {
 	for i, e := range t {
 		x, ok := e.(int64)
 		if !ok || x < 0 || x > maxDim {
-			return nil, fmt.Errorf("bad tensor %s %v", what, e)
+			return nil, fmt.Errorf("bad tensor %s %s", what, brief(e))
 		}
 		out[i] = int(x)
 	}
@@ -195,4 +195,20 @@ func callSize(args pickle.Tuple) (any, error) {
 		return pickle.Tuple(v.Items), nil
 	}
 	return nil, fmt.Errorf("want a tuple, got %s", pickle.TypeName(args[0]))
+}
+
+// brief formats a decoded value for an error message: numbers and short
+// strings as they are, anything else by its type. Printing a hostile value
+// whole could take exponential time and memory: a pickle of a few hundred
+// bytes can build a tuple that shares itself at every level.
+func brief(v any) string {
+	switch x := v.(type) {
+	case nil, bool, int64, float64:
+		return fmt.Sprint(x)
+	case string:
+		if len(x) <= 40 {
+			return fmt.Sprintf("%q", x)
+		}
+	}
+	return "a " + pickle.TypeName(v)
 }

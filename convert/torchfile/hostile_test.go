@@ -327,3 +327,58 @@ func TestReadDeflatedZip(t *testing.T) {
 		t.Fatal("corrupted deflated entry read without error")
 	}
 }
+
+// binUnicode is a pickle BINUNICODE opcode for s.
+func binUnicode(s string) string {
+	n := len(s)
+	return "X" + string([]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}) + s
+}
+
+// TestSelfSharingValuesGiveShortErrors gives a storage a size that is a
+// tuple sharing itself 60 levels deep (2^60 leaves in 200 bytes): the error
+// must describe it briefly instead of printing it.
+func TestSelfSharingValuesGiveShortErrors(t *testing.T) {
+	dag := "K\x01" + strings.Repeat("2\x86", 60) // BININT1 1, then (DUP, TUPLE2)*60
+	pkl := "\x80\x02(" + binUnicode("storage") + "ctorch\nFloatStorage\n" +
+		binUnicode("0") + binUnicode("cpu") + dag + "tQ."
+	z := makeZip(t, map[string][]byte{"x/data.pkl": []byte(pkl)})
+	_, err := Read(z, "dag.pt", nil)
+	if err == nil || len(err.Error()) > 300 || !strings.Contains(err.Error(), "a tuple") {
+		t.Fatalf("got %.300v, want a short error naming a tuple", err)
+	}
+}
+
+// TestCompressedEntriesAreBoundedInTotal writes three deflated entries of
+// 400 MiB of zeros each (about 1.2 MB compressed): each is within the
+// per-entry limits, but together they pass the 1 GiB bound.
+func TestCompressedEntriesAreBoundedInTotal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("inflates 800 MiB")
+	}
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 3; i++ {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("x/data/%d", i),
+			Method: zip.Deflate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 400; j++ {
+			w.Write(zeros)
+		}
+	}
+	pkl := "\x80\x02(" // a list of three storages of 100 Mi floats each
+	for i := 0; i < 3; i++ {
+		pkl += "(" + binUnicode("storage") + "ctorch\nFloatStorage\n" +
+			binUnicode(fmt.Sprint(i)) + binUnicode("cpu") + "J\x00\x00\x40\x06tQ"
+	}
+	pkl += "l."
+	w, _ := zw.Create("x/data.pkl")
+	w.Write([]byte(pkl))
+	zw.Close()
+	_, err := Read(b.Bytes(), "bomb.pt", nil)
+	if err == nil || !strings.Contains(err.Error(), "inflate to more than") {
+		t.Fatalf("got %v, want the total inflation bound", err)
+	}
+}

@@ -26,8 +26,8 @@ func (r *reader) readLegacy(data []byte) (any, error) {
 	}
 	proto, off, err := pickle.Unpickle(data, off, plain)
 	if err != nil || proto != int64(legacyProtocol) {
-		return nil, fmt.Errorf("torchfile: %s: legacy format: bad protocol version %v (%v)",
-			r.name, proto, err)
+		return nil, fmt.Errorf("torchfile: %s: legacy format: bad protocol version %s (%v)",
+			r.name, brief(proto), err)
 	}
 	info, off, err := pickle.Unpickle(data, off, plain)
 	if err != nil {
@@ -65,7 +65,7 @@ func (r *reader) legacyStorages(data []byte, off int, keys any) error {
 	for _, k := range list.Items {
 		s, ok := r.storages[asString(k)]
 		if !ok || s.Data != nil {
-			return fmt.Errorf("storage key %v unknown or repeated", k)
+			return fmt.Errorf("storage key %s unknown or repeated", brief(k))
 		}
 		if len(data)-off < 8 {
 			return fmt.Errorf("storage %q: truncated before its size", s.Key)

@@ -38,8 +38,8 @@ func dictStateDict(d *pickle.Dict) ([]Named, error) {
 		name := asString(k)
 		t, ok := d.Values()[i].(*Tensor)
 		if name == "" || !ok {
-			return nil, fmt.Errorf("torchfile: state_dict entry %v is a %s, not a tensor",
-				k, pickle.TypeName(d.Values()[i]))
+			return nil, fmt.Errorf("torchfile: state_dict entry %s is a %s, not a tensor",
+				brief(k), pickle.TypeName(d.Values()[i]))
 		}
 		out = append(out, Named{Name: name, Tensor: t})
 	}

@@ -152,6 +152,7 @@ type reader struct {
 	data     []byte // the input, which stored zip entries are slices of
 	storages map[string]*Storage
 	tensors  []*Tensor
+	inflated uint64 // bytes compressed zip entries have inflated to so far
 	// load fetches a storage's bytes when it is first referenced (zip), or
 	// is nil when they come after the pickle (legacy).
 	load func(s *Storage) error
@@ -216,8 +217,8 @@ func (r *reader) storageFromID(t pickle.Tuple) (*Storage, error) {
 	key, loc := asString(t[2]), asString(t[3])
 	numel, ok := t[4].(int64)
 	if key == "" || !ok || numel < 0 || numel > r.opts.MaxStorageBytes/int64(dt.Size()) {
-		return nil, fmt.Errorf("storage %q: bad key or size %v (limit %d bytes)",
-			key, t[4], r.opts.MaxStorageBytes)
+		return nil, fmt.Errorf("storage %q: bad key or size %s (limit %d bytes)",
+			key, brief(t[4]), r.opts.MaxStorageBytes)
 	}
 	s := &Storage{Key: key, DType: dt, Numel: int(numel), Location: loc}
 	if len(t) == 6 && t[5] != nil {

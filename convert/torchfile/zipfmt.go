@@ -78,6 +78,9 @@ func (r *reader) readZip(data []byte) (any, error) {
 	return v, nil
 }
 
+// maxInflated bounds the total size of the compressed entries of one file.
+const maxInflated = 1 << 30
+
 // entry reads a whole zip entry. Reading up to EOF is what makes
 // archive/zip verify the CRC-32, so the final read is required.
 func (r *reader) entry(f *zip.File) ([]byte, error) {
@@ -94,6 +97,13 @@ func (r *reader) entry(f *zip.File) ([]byte, error) {
 	}
 	if f.Method == zip.Store {
 		return r.storedEntry(f)
+	}
+	// torch.save never compresses; a compressed archive is accepted, but
+	// what it inflates to in total is bounded, or a few megabytes of
+	// deflate could ask for many gigabytes.
+	if r.inflated += size; r.inflated > maxInflated {
+		return nil, fmt.Errorf("torchfile: %s: compressed zip entries inflate to more "+
+			"than %d bytes in all", r.name, uint64(maxInflated))
 	}
 	rc, err := f.Open()
 	if err != nil {
