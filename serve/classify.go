@@ -1,12 +1,13 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -74,29 +75,21 @@ func (s *Server) classify(c echo.Context) error {
 			return err
 		}
 	}
-	xs := make([][]float32, len(uploads))
-	for i, u := range uploads {
-		if xs[i], err = s.preprocess(u, meta); err != nil {
-			return inUpload(err, i, u, len(uploads))
-		}
+	xs, err := s.preprocessAll(c.Request().Context(), uploads, meta)
+	if err != nil {
+		return err
 	}
 	arrived()
 	outs, err := m.batcher.submit(c.Request().Context(), xs)
 	if err != nil {
 		return err
 	}
+	if err := checkFinite(m.name, outs); err != nil {
+		return err
+	}
 	results := make([]FileResult, len(outs))
 	for i, out := range outs {
-		results[i] = FileResult{File: uploads[i].file}
-		if len(meta.Classes) == 0 {
-			results[i].Embedding = out
-			continue
-		}
-		probs := inference.Softmax(out)
-		for _, j := range inference.TopK(probs, k) {
-			results[i].Predictions = append(results[i].Predictions,
-				Prediction{Index: j, Label: meta.Classes[j], Probability: probs[j]})
-		}
+		results[i] = answer(uploads[i].file, out, meta.Classes, k)
 	}
 	if len(results) == 1 {
 		return c.JSON(http.StatusOK, ClassifyResponse{Model: m.name,
@@ -105,8 +98,77 @@ func (s *Server) classify(c echo.Context) error {
 	return c.JSON(http.StatusOK, BatchResponse{Model: m.name, Results: results})
 }
 
-func (s *Server) preprocess(u upload, meta models.Metadata) ([]float32, error) {
-	img, err := decodeUpload(u.data, s.cfg.MaxPixels)
+// answer is the top k classes of a classifier's logits, or the embedding of
+// a model without classes.
+func answer(file string, out []float32, classes []string, k int) FileResult {
+	r := FileResult{File: file}
+	if len(classes) == 0 {
+		r.Embedding = out
+		return r
+	}
+	probs := inference.Softmax(out)
+	for _, j := range inference.TopK(probs, k) {
+		r.Predictions = append(r.Predictions,
+			Prediction{Index: j, Label: classes[j], Probability: probs[j]})
+	}
+	return r
+}
+
+// checkFinite refuses a model's outputs holding NaN or an infinity, which
+// JSON cannot carry: an input within range can still overflow inside the
+// network. The softmax of finite logits is finite.
+func checkFinite(model string, outs [][]float32) error {
+	for _, out := range outs {
+		for _, v := range out {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return errorf(http.StatusInternalServerError, "model %s produced "+
+					"non-finite output (NaN or infinity) for this input", quote(model))
+			}
+		}
+	}
+	return nil
+}
+
+// preprocessAll decodes and preprocesses a request's images in turn,
+// stopping when the request's time is up: decoding cannot be interrupted,
+// but a request of many images can stop between two.
+func (s *Server) preprocessAll(ctx context.Context, uploads []upload,
+	meta models.Metadata) ([][]float32, error) {
+	xs := make([][]float32, len(uploads))
+	for i, u := range uploads {
+		if ctx.Err() != nil {
+			return nil, contextError(ctx, s.cfg.RequestTimeout)
+		}
+		var err error
+		if xs[i], err = s.preprocess(ctx, u, meta); err != nil {
+			return nil, inUpload(err, i, u, len(uploads))
+		}
+	}
+	return xs, nil
+}
+
+// preprocess decodes an upload and turns it into the model's input. The
+// pixels it declares are reserved from the server's decoding budget until
+// the input is made, since the decoder's buffers and the decoded image
+// live until then; a request that cannot get them within its time is
+// answered 503.
+func (s *Server) preprocess(ctx context.Context, u upload,
+	meta models.Metadata) ([]float32, error) {
+	cfg, format, err := checkHeader(u.data, s.cfg.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if err := s.decoding.Acquire(ctx, pixels); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, retryLater(http.StatusServiceUnavailable, "too many large images "+
+				"are being decoded: this one could not start within the request "+
+				"timeout of %v", s.cfg.RequestTimeout)
+		}
+		return nil, contextError(ctx, s.cfg.RequestTimeout)
+	}
+	defer s.decoding.Release(pixels)
+	img, err := decodePixels(u.data, format)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +186,8 @@ func inUpload(err error, i int, u upload, count int) error {
 		return err
 	}
 	return &apiError{status: ae.status, retryAfter: ae.retryAfter,
-		message: fmt.Sprintf("image %d of %d (%q): %s", i+1, count, u.file, ae.message)}
+		message: fmt.Sprintf("image %d of %d (%s): %s", i+1, count, quote(u.file),
+			ae.message)}
 }
 
 // readUploads streams the multipart body, keeping the image fields and
@@ -133,7 +196,7 @@ func (s *Server) readUploads(r *http.Request) (uploads []upload, topk string, er
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType != "multipart/form-data" {
 		return nil, "", errorf(http.StatusBadRequest, "want a multipart/form-data body "+
-			"with the image in field %q, got content type %q", imageField, mediaType)
+			"with the image in field %q, got content type %s", imageField, quote(mediaType))
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -145,7 +208,7 @@ func (s *Server) readUploads(r *http.Request) (uploads []upload, topk string, er
 			break
 		}
 		if err != nil {
-			return nil, "", bodyError(err, s.cfg.MaxBodyBytes)
+			return nil, "", bodyError(r, err, s.cfg.MaxBodyBytes)
 		}
 		switch part.FormName() {
 		case imageField:
@@ -157,14 +220,12 @@ func (s *Server) readUploads(r *http.Request) (uploads []upload, topk string, er
 			u.data, err = io.ReadAll(part)
 			uploads = append(uploads, u)
 		case "topk":
-			var b []byte
-			b, err = io.ReadAll(io.LimitReader(part, 64))
-			topk = string(b)
+			topk, err = readTopK(part)
 		default:
 			_, err = io.Copy(io.Discard, part)
 		}
 		if err != nil {
-			return nil, "", bodyError(err, s.cfg.MaxBodyBytes)
+			return nil, "", bodyError(r, err, s.cfg.MaxBodyBytes)
 		}
 	}
 	return uploads, topk, checkUploads(uploads)
@@ -184,16 +245,32 @@ func checkUploads(uploads []upload) error {
 	return nil
 }
 
-// bodyError reports a failed read of the body: too large, too slow (the
-// server's read timeout), or malformed.
-func bodyError(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(limit)
+// maxTopKBytes is the longest topk field read: a number and some space.
+const maxTopKBytes = 64
+
+// readTopK reads the whole topk field, refusing one too long to be a
+// number rather than cutting it.
+func readTopK(part io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(part, maxTopKBytes+1))
+	if err != nil {
+		return "", err
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return errorf(http.StatusRequestTimeout, "the upload did not arrive within the "+
-			"request timeout; send it faster or in smaller requests")
+	if len(b) > maxTopKBytes {
+		return "", errorf(http.StatusBadRequest, "topk field is longer than %d bytes; "+
+			"want an integer", maxTopKBytes)
+	}
+	return string(b), nil
+}
+
+// bodyError reports a failed read of the multipart body: too large, too
+// slow (the server's read timeout), or malformed.
+func bodyError(r *http.Request, err error, limit int64) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return err
+	}
+	if failed := readFailure(r, err, limit); failed != nil {
+		return failed
 	}
 	return errorf(http.StatusBadRequest, "malformed multipart body: %v", err)
 }
@@ -205,8 +282,8 @@ func parseTopK(s string, classes int) (int, error) {
 	}
 	k, err := strconv.Atoi(s)
 	if err != nil || k < 1 || k > classes {
-		return 0, errorf(http.StatusBadRequest, "topk %q: want an integer from 1 to %d",
-			s, classes)
+		return 0, errorf(http.StatusBadRequest, "topk %s: want an integer from 1 to %d",
+			quote(s), classes)
 	}
 	return k, nil
 }

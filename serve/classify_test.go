@@ -2,6 +2,8 @@ package serve
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"image"
 	"image/color"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mocokit/mocokit/dataset"
 )
@@ -134,6 +137,11 @@ func badInputs(t *testing.T, png []byte) []badInput {
 			`topk "11": want an integer from 1 to 10`},
 		{"topk not a number", form(map[string]string{"topk": "five"}, "img", png), 400,
 			`topk "five": want an integer from 1 to 10`},
+		{"topk padded past 64 bytes", form(map[string]string{
+			"topk": "1" + strings.Repeat(" ", 63) + "garbage"}, "img", png), 400,
+			"topk field is longer than 64 bytes"},
+		{"topk with garbage", form(map[string]string{"topk": "1     garbage"}, "img", png),
+			400, `topk "1     garbage": want an integer from 1 to 10`},
 		{"not multipart", func() (io.Reader, string) {
 			return strings.NewReader(`{"img": "x"}`), "application/json"
 		}, 400, `want a multipart/form-data body with the image in field "img"`},
@@ -202,6 +210,79 @@ func TestRoutesAnswerJSON(t *testing.T) {
 		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.want) {
 			t.Errorf("%s %s: %d %s, want %d %s", c.method, c.path, rec.Code, rec.Body,
 				c.status, c.want)
+		}
+	}
+}
+
+func TestDecodingIsBoundedInPixelsAcrossRequests(t *testing.T) {
+	s, fx := newServer(t, classifier, nil)
+	if s.cfg.MaxDecodePixels != 4*DefaultMaxPixels {
+		t.Fatalf("default decoding budget %d pixels", s.cfg.MaxDecodePixels)
+	}
+	png := readFile(t, fx, fx.Expected.Files[0])
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(png))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixels := int64(cfg.Width * cfg.Height)
+	// classify gives up after wait, as a request timeout would.
+	classify := func(wait time.Duration) (*httptest.ResponseRecorder, classifyAnswer) {
+		body, ct := multipartBody(t, nil, "img", png)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/classify", body)
+		req.Header.Set("Content-Type", ct)
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		var got classifyAnswer
+		jsonUnmarshal(rec.Body.Bytes(), &got)
+		return rec, got
+	}
+
+	// Other requests decode all but one pixel too few: this one waits, then
+	// is answered 503 when its time is up.
+	held := s.cfg.MaxDecodePixels - pixels + 1
+	s.decoding.Acquire(context.Background(), held)
+	rec, got := classify(300 * time.Millisecond)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		!strings.Contains(got.Error, "too many large images are being decoded") {
+		t.Fatalf("budget spent: %d %q, want 503 with Retry-After", rec.Code, got.Error)
+	}
+	s.decoding.Release(1) // exactly this image's pixels are free now
+	if rec, got := classify(time.Minute); rec.Code != http.StatusOK {
+		t.Fatalf("budget for one image: %d %q", rec.Code, got.Error)
+	}
+	s.decoding.Release(held - 1)
+	if !s.decoding.TryAcquire(s.cfg.MaxDecodePixels) {
+		t.Fatal("the requests did not give back the pixels they decoded")
+	}
+}
+
+func TestClassifyManyImagesStopsAtTheDeadline(t *testing.T) {
+	s, fx := newServer(t, classifier, func(c *Config) { c.RequestTimeout = time.Nanosecond })
+	png := readFile(t, fx, fx.Expected.Files[0])
+	files := map[string][]byte{"a.png": png, "b.png": png[:len(png)/2]}
+	body, ct := multiImageBody(t, files, []string{"a.png", "b.png"})
+	var got classifyAnswer
+	rec := post(t, s.Handler(), body, ct, &got)
+	// Without the deadline the damaged second image would be the answer.
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		!strings.Contains(got.Error, "no answer within the request timeout of 1ns") {
+		t.Fatalf("%d %q, want 503 at the deadline", rec.Code, got.Error)
+	}
+}
+
+func TestCheckFiniteRefusesNaNAndInfinity(t *testing.T) {
+	if err := checkFinite("m", [][]float32{{1, -2}, {3e38}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		err := checkFinite("m", [][]float32{{1}, {0, float32(v)}})
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.status != http.StatusInternalServerError ||
+			ae.message != `model "m" produced non-finite output (NaN or infinity) `+
+				"for this input" {
+			t.Errorf("%v: %v, want a 500 naming the problem", v, err)
 		}
 	}
 }

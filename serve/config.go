@@ -26,6 +26,12 @@ type Config struct {
 	MaxWait        time.Duration // longest a batch waits for more images; default 5ms
 	MaxQueue       int           // images waiting per model before 429; default 256
 	RequestTimeout time.Duration // longest a request may take; default 30s
+
+	// MaxDecodePixels bounds the pixels of the images being decoded at once,
+	// across all requests; default DecodePixelsPerImage times MaxPixels. A
+	// decoder needs up to about 20 bytes per declared pixel (a progressive
+	// JPEG keeps every coefficient), so this bounds its memory.
+	MaxDecodePixels int64
 }
 
 // Defaults for the zero fields of Config.
@@ -39,6 +45,7 @@ const (
 	DefaultMaxWait        = 5 * time.Millisecond
 	DefaultMaxQueue       = 256
 	DefaultRequestTimeout = 30 * time.Second
+	DecodePixelsPerImage  = 4 // default MaxDecodePixels, in images of MaxPixels
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -66,6 +73,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxWait, DefaultMaxWait)
 	setDefault(&c.MaxQueue, DefaultMaxQueue)
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&c.MaxDecodePixels, DecodePixelsPerImage*int64(c.MaxPixels))
 	if c.EvalBatch < 1 || c.MaxBodyBytes < 1 || c.MaxPixels < 1 || c.Threads < 0 {
 		return c, fmt.Errorf("serve: eval batch %d, body limit %d, pixel limit %d and "+
 			"threads %d must be positive", c.EvalBatch, c.MaxBodyBytes, c.MaxPixels, c.Threads)
@@ -73,6 +81,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxBatch < 1 || c.MaxWait < 0 || c.MaxQueue < 1 || c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("serve: max batch %d, max wait %v, max queue %d and request "+
 			"timeout %v must be positive", c.MaxBatch, c.MaxWait, c.MaxQueue, c.RequestTimeout)
+	}
+	if c.MaxDecodePixels < int64(c.MaxPixels) {
+		return c, fmt.Errorf("serve: decode pixel limit %d is less than the pixel limit "+
+			"%d, so the largest images could never be decoded", c.MaxDecodePixels,
+			c.MaxPixels)
 	}
 	return c, nil
 }

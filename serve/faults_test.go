@@ -10,8 +10,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/mocokit/mocokit/dataset"
@@ -188,10 +192,48 @@ func TestSlowUploadPastTheTimeoutIsCutOff(t *testing.T) {
 	default:
 		msg, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode < 400 || !bytes.Contains(msg, []byte(`"error"`)) {
-			t.Fatalf("status %d %s, want a JSON error", resp.StatusCode, msg)
+		if resp.StatusCode != http.StatusRequestTimeout ||
+			!bytes.Contains(msg, []byte(`"error"`)) {
+			t.Fatalf("status %d %s, want a JSON 408", resp.StatusCode, msg)
 		}
 		t.Logf("server answered %d after %v: %s", resp.StatusCode, time.Since(start), msg)
 	}
 	classifyOver(t, &http.Client{}, addr, fx, 6)
+}
+
+// cutOff is a body whose reading http.Server's read timeout ends after
+// the given start, as net/http reports it.
+func cutOff(start string) io.Reader {
+	return io.MultiReader(strings.NewReader(start), iotest.ErrReader(&net.OpError{
+		Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}))
+}
+
+func TestUploadCutOffByTheReadTimeoutAnswers408(t *testing.T) {
+	s, fx := newServer(t, classifier, nil)
+	whole, ct := multipartBody(t, nil, "img", readFile(t, fx, fx.Expected.Files[0]))
+	b := whole.String()
+	boundary := strings.TrimPrefix(ct, "multipart/form-data; boundary=")
+	for _, c := range []struct {
+		name, path, ct, body string
+	}{
+		{"multipart boundary", "/classify", ct, b[:len(boundary)/2]},
+		// mime/multipart then says "missing colon", not what cut it short.
+		{"multipart part header", "/classify", ct, b[:strings.Index(b, "sition")]},
+		{"multipart image", "/classify", ct, b[:len(b)/2]},
+		{"v2 JSON", "/v2/models/classifier/infer", "application/json",
+			`{"inputs":[{"name":"input","data":[1,2`},
+		{"v2 after the JSON", "/v2/models/classifier/infer", "application/json",
+			`{"inputs":[]} `},
+	} {
+		req := httptest.NewRequest(http.MethodPost, c.path, cutOff(c.body))
+		req.Header.Set("Content-Type", c.ct)
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		var got struct{ Error string }
+		json.Unmarshal(rec.Body.Bytes(), &got)
+		if rec.Code != http.StatusRequestTimeout ||
+			!strings.Contains(got.Error, "did not arrive within the request timeout") {
+			t.Errorf("%s cut off: %d %q, want 408", c.name, rec.Code, got.Error)
+		}
+	}
 }

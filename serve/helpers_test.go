@@ -118,13 +118,16 @@ func encodePNG(t testing.TB, img image.Image) []byte {
 
 // hugePNGHeader is a valid PNG signature and IHDR chunk declaring
 // 100000x100000 pixels, and nothing else: 33 bytes.
-func hugePNGHeader(t testing.TB) []byte {
+func hugePNGHeader(t testing.TB) []byte { return pngHeader(t, 100000, 100000) }
+
+// pngHeader is a valid PNG signature and IHDR chunk declaring width x height.
+func pngHeader(t testing.TB, width, height uint32) []byte {
 	h := encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))[:33]
 	put := func(off int, v uint32) {
 		h[off], h[off+1], h[off+2], h[off+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 	}
-	put(16, 100000)
-	put(20, 100000)
+	put(16, width)
+	put(20, height)
 	put(29, crc32.ChecksumIEEE(h[12:29]))
 	return h
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/jpeg"
@@ -26,27 +27,54 @@ import (
 const acceptedFormats = "bmp, gif, jpeg, png, tiff, webp"
 
 // decodeUpload decodes an uploaded image, turned upright as its EXIF
-// orientation says (JPEG). The declared size is checked against maxPixels
-// before any pixel is decoded, so a small file that declares a huge image
-// is refused without allocating it. Errors are *apiError: 415 for a format
-// it does not read, 413 for too many pixels, 400 for a damaged file.
+// orientation says (JPEG). The header is checked (checkHeader) before any
+// pixel is decoded. Errors are *apiError: 415 for a format it does not
+// read, 413 for too many pixels, 400 for a damaged file.
 //
 // Alpha and grayscale are left as they are: inference.Preprocess composites
 // transparent pixels on white and expands gray to RGB for every caller.
 func decodeUpload(data []byte, maxPixels int) (image.Image, error) {
+	_, format, err := checkHeader(data, maxPixels)
+	if err != nil {
+		return nil, err
+	}
+	return decodePixels(data, format)
+}
+
+// checkHeader reads an image's header and refuses the image before any
+// pixel is decoded if its declared size is over maxPixels, so that a small
+// file that declares a huge image is refused without allocating it, or if
+// it is a JPEG with more scans than maxJPEGScans.
+func checkHeader(data []byte, maxPixels int) (image.Config, string, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, headerError(data, err)
+		return cfg, "", headerError(data, err, maxPixels)
 	}
 	if cfg.Width < 1 || cfg.Height < 1 {
-		return nil, errorf(http.StatusBadRequest, "%s image has no pixels (%dx%d)", format,
-			cfg.Width, cfg.Height)
+		return cfg, "", errorf(http.StatusBadRequest, "%s image has no pixels (%dx%d)",
+			format, cfg.Width, cfg.Height)
 	}
-	if pixels := int64(cfg.Width) * int64(cfg.Height); pixels > int64(maxPixels) {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "%s image is %dx%d, %d "+
-			"pixels, more than the limit of %d; send a smaller image", format, cfg.Width,
-			cfg.Height, pixels, maxPixels)
+	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
+		return cfg, "", tooManyPixels(format, int64(cfg.Width), int64(cfg.Height), maxPixels)
 	}
+	if format == "jpeg" {
+		if n := jpegScans(data, maxJPEGScans); n > maxJPEGScans {
+			return cfg, "", errorf(http.StatusBadRequest, "jpeg image has more than %d "+
+				"scans; encoders write about ten, and each costs a pass over the whole "+
+				"image; re-encode it", maxJPEGScans)
+		}
+	}
+	return cfg, format, nil
+}
+
+func tooManyPixels(format string, width, height int64, maxPixels int) error {
+	return errorf(http.StatusRequestEntityTooLarge, "%s image is %dx%d, %d pixels, more "+
+		"than the limit of %d; send a smaller image", format, width, height,
+		width*height, maxPixels)
+}
+
+// decodePixels decodes an image whose header checkHeader accepted.
+func decodePixels(data []byte, format string) (image.Image, error) {
 	// imaging.Decode decodes with the image package, then applies the EXIF
 	// orientation (all eight values), which image/jpeg ignores.
 	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
@@ -64,7 +92,12 @@ func decodeUpload(data []byte, maxPixels int) (image.Image, error) {
 }
 
 // headerError explains why an image header could not be read.
-func headerError(data []byte, err error) error {
+func headerError(data []byte, err error, maxPixels int) error {
+	if pngOverflow(err) {
+		// IHDR, the first chunk, holds the width and height at bytes 16-23.
+		return tooManyPixels("png", int64(binary.BigEndian.Uint32(data[16:])),
+			int64(binary.BigEndian.Uint32(data[20:])), maxPixels)
+	}
 	if unsupported(err) {
 		return unsupportedVariant("", err)
 	}
@@ -95,6 +128,14 @@ func unsupported(err error) bool {
 	)
 	return errors.As(err, &j) || errors.As(err, &p) || errors.As(err, &t) ||
 		errors.Is(err, bmp.ErrUnsupported)
+}
+
+// pngOverflow tells whether image/png refused a header because its width
+// times height (times 8 bytes) overflows an int: an image far over any
+// pixel limit, not an unsupported variant.
+func pngOverflow(err error) bool {
+	var p png.UnsupportedError
+	return errors.As(err, &p) && p == "dimension overflow"
 }
 
 func unsupportedVariant(format string, err error) error {

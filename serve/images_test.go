@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -318,5 +319,59 @@ func TestDecodeUploadKeepsLossyWebPAlpha(t *testing.T) {
 	if !near(got[1], quadrants[1], 4) || !near(got[3], quadrants[3], 4) {
 		t.Errorf("right half %v %v, want %v %v", got[1], got[3], quadrants[1],
 			quadrants[3])
+	}
+}
+
+func TestDecodeUploadRefusesPNGWhoseSizeOverflowsAs413(t *testing.T) {
+	_, err := decodeUpload(pngHeader(t, math.MaxInt32, math.MaxInt32), DefaultMaxPixels)
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.status != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(ae.message, "png image is 2147483647x2147483647") ||
+		!strings.Contains(ae.message, "more than the limit of 16777216") {
+		t.Fatalf("%v, want a 413 naming the size", err)
+	}
+}
+
+// withScans is progressive.jpg with its last scan repeated until it has n.
+func withScans(t *testing.T, n int) []byte {
+	jpg := readImageFixture(t, "progressive.jpg")
+	last := bytes.LastIndex(jpg, []byte{0xff, 0xda})
+	eoi := bytes.LastIndex(jpg, []byte{0xff, 0xd9})
+	out := bytes.Clone(jpg[:eoi])
+	for range n - jpegScans(jpg, n) {
+		out = append(out, jpg[last:eoi]...)
+	}
+	return append(out, jpg[eoi:]...)
+}
+
+func TestDecodeUploadRefusesJPEGWithTooManyScans(t *testing.T) {
+	if _, err := decodeUpload(withScans(t, maxJPEGScans), DefaultMaxPixels); err != nil {
+		t.Fatalf("%d scans: %v", maxJPEGScans, err)
+	}
+	_, err := decodeUpload(withScans(t, maxJPEGScans+1), DefaultMaxPixels)
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.status != http.StatusBadRequest ||
+		!strings.Contains(ae.message, "jpeg image has more than 100 scans") {
+		t.Fatalf("%d scans: %v, want a 400 naming the scans", maxJPEGScans+1, err)
+	}
+}
+
+func TestJPEGScansCountsMarkersNotSegmentBytes(t *testing.T) {
+	prog := readImageFixture(t, "progressive.jpg")
+	sos := []byte{0xff, 0xda}
+	if got, want := jpegScans(prog, 1000), bytes.Count(prog, sos); got != want || got < 2 {
+		t.Fatalf("progressive.jpg: %d scans, %d SOS markers", got, want)
+	}
+	// An APP15 segment full of SOS-like bytes, as an EXIF thumbnail holds.
+	payload := bytes.Repeat(sos, 200)
+	app := append([]byte{0xff, 0xef, 0, 0}, payload...)
+	binary.BigEndian.PutUint16(app[2:], uint16(2+len(payload)))
+	base := readImageFixture(t, "baseline.jpg")
+	jpg := append(append(bytes.Clone(base[:2]), app...), base[2:]...)
+	if n := jpegScans(jpg, maxJPEGScans); n != 1 {
+		t.Fatalf("baseline.jpg with 200 SOS pairs in an APP15 segment: %d scans", n)
+	}
+	if _, err := decodeUpload(jpg, DefaultMaxPixels); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -22,6 +27,26 @@ func (e *apiError) Error() string { return e.message }
 
 func errorf(status int, format string, args ...any) error {
 	return &apiError{status: status, message: fmt.Sprintf(format, args...)}
+}
+
+// maxQuoted is how much of a value the client sent an error message
+// quotes: a message need not echo a megabyte-long number.
+const maxQuoted = 40
+
+// quote quotes a value the client sent, for an error message.
+func quote(s string) string { return strconv.Quote(clip(s, maxQuoted)) }
+
+// clip cuts s to at most max bytes, at a character boundary, marking the
+// cut with "...".
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // retryLater is an error for a request that may succeed if sent again a
@@ -68,16 +93,53 @@ func logPanic(c echo.Context, err error, stack []byte) error {
 
 // limitBody caps request bodies. http.MaxBytesReader (rather than echo's
 // BodyLimit) also makes net/http close the connection, so a client cannot
-// keep streaming an oversized body into it.
+// keep streaming an oversized body into it. The body also remembers how
+// its reading failed, for readFailure.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			return tooLarge(s.cfg.MaxBodyBytes)
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
+		r.Body = &bodyReader{ReadCloser: http.MaxBytesReader(c.Response(), r.Body,
+			s.cfg.MaxBodyBytes)}
 		return next(c)
 	}
+}
+
+// bodyReader is a request body that remembers the first error a read gave:
+// a parser may report another one, as mime/multipart says "missing colon"
+// when the read deadline cuts a part's header short.
+type bodyReader struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && b.err == nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
+}
+
+// readFailure is the answer to a request whose body could not be read to
+// its end, err being what the parser said: 413 when it is over limit, 408
+// when http.Server's read timeout cut it off; nil for any other failure.
+func readFailure(r *http.Request, err error, limit int64) error {
+	if b, ok := r.Body.(*bodyReader); ok && b.err != nil {
+		err = b.err
+	}
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(limit)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return errorf(http.StatusRequestTimeout, "the upload did not arrive within the "+
+			"request timeout; send it faster or in smaller requests")
+	}
+	return nil
 }
 
 // limitTime gives every request the request timeout: a request still

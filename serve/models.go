@@ -116,7 +116,7 @@ func (s *Server) lookup(name string) (*model, error) {
 	}
 	m, ok := s.models[name]
 	if !ok {
-		return nil, errorf(http.StatusNotFound, "no model %q; available models: %s", name,
+		return nil, errorf(http.StatusNotFound, "no model %s; available models: %s", quote(name),
 			strings.Join(modelNames(s.modelList), ", "))
 	}
 	return m, nil

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"embed"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
 
 	"github.com/labstack/echo/v4"
 )
@@ -23,7 +25,6 @@ const pagePolicy = "default-src 'self'; img-src 'self' blob:; object-src 'none';
 // registerPage adds the web page: GET / and its files under /web/, and
 // GET /eval/confusion.png, the picture of the evaluation's confusion matrix.
 func (s *Server) registerPage(e *echo.Echo) {
-	static := http.FileServerFS(web) // /web/app.js is web/app.js in the tree
 	e.GET("/", func(c echo.Context) error {
 		page, err := fs.ReadFile(web, "web/index.html")
 		if err != nil {
@@ -32,12 +33,32 @@ func (s *Server) registerPage(e *echo.Echo) {
 		c.Response().Header().Set("Content-Security-Policy", pagePolicy)
 		return c.HTMLBlob(http.StatusOK, page)
 	})
-	e.GET("/web/*", func(c echo.Context) error {
-		c.Response().Header().Set("Content-Security-Policy", pagePolicy)
-		static.ServeHTTP(c.Response(), c.Request())
-		return nil
-	})
+	e.GET("/web/*", webFile)
 	e.GET("/eval/confusion.png", s.confusionPNG)
+}
+
+// webFile serves a file of the page: /web/app.js is web/app.js in the
+// tree. /web/ itself is the page, whose relative links work only at /, so
+// it redirects there; anything that is no file is a JSON 404.
+func webFile(c echo.Context) error {
+	name := c.Param("*")
+	if name == "" || name == "index.html" {
+		return c.Redirect(http.StatusMovedPermanently, "/")
+	}
+	data, err := fs.ReadFile(web, "web/"+name)
+	if !fs.ValidPath(name) || err != nil {
+		return errorf(http.StatusNotFound, "no file %s in the page", quote(name))
+	}
+	c.Response().Header().Set("Content-Security-Policy", pagePolicy)
+	return c.Blob(http.StatusOK, contentType(name), data)
+}
+
+// contentType is the media type of a file of the page, by its extension.
+func contentType(name string) string {
+	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
 }
 
 func (s *Server) confusionPNG(c echo.Context) error {

@@ -146,3 +146,29 @@ func TestPageIsSelfContained(t *testing.T) {
 		t.Fatalf("missing file: %d", rec.Code)
 	}
 }
+
+func TestPageFilesAnswerJSONOrRedirect(t *testing.T) {
+	s, _ := newServer(t, classifier, nil)
+	for _, path := range []string{"/web/", "/web/index.html"} {
+		rec := get(t, s.Handler(), path)
+		if rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != "/" {
+			t.Errorf("%s: %d to %q, want a redirect to /", path, rec.Code,
+				rec.Header().Get("Location"))
+		}
+	}
+	for _, path := range []string{"/web/nope.js", "/web/../../etc/passwd", "/web/web/",
+		"/web/./app.js", "/web/web"} {
+		rec := get(t, s.Handler(), path)
+		var got struct{ Error string }
+		err := json.Unmarshal(rec.Body.Bytes(), &got)
+		if rec.Code != http.StatusNotFound || err != nil ||
+			!strings.HasPrefix(got.Error, "no file ") {
+			t.Errorf("%s: %d %s %q, want a JSON 404", path, rec.Code,
+				rec.Header().Get("Content-Type"), rec.Body)
+		}
+	}
+	rec := get(t, s.Handler(), "/web/app.js")
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("/web/app.js is %q", ct)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := New(Config{Model: "m.onnx", EvalBatch: -1}); err == nil {
 		t.Fatal("negative batch accepted")
+	}
+	_, err := New(Config{Model: "m.onnx", MaxPixels: 100, MaxDecodePixels: 99})
+	if err == nil || !strings.Contains(err.Error(), "decode pixel limit 99 is less than") {
+		t.Fatalf("decode budget under one image: %v", err)
 	}
 	if ModelName("/x/y/resnet18.cifar.onnx") != "resnet18.cifar" {
 		t.Fatal(ModelName("/x/y/resnet18.cifar.onnx"))

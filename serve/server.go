@@ -23,6 +23,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/mocokit/mocokit/inference"
 )
@@ -45,6 +46,7 @@ type Server struct {
 	metrics   *metrics
 	echo      *echo.Echo
 	eval      *evalState
+	decoding  *semaphore.Weighted // pixels being decoded, at most cfg.MaxDecodePixels
 }
 
 // New opens the models and sets up the routes; it does not listen.
@@ -71,7 +73,7 @@ func newUnloaded(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, name: def, modelList: list, models: map[string]*model{},
-		metrics: newMetrics()}
+		metrics: newMetrics(), decoding: semaphore.NewWeighted(cfg.MaxDecodePixels)}
 	for _, m := range list {
 		s.models[m.name] = m
 	}

@@ -3,6 +3,8 @@ package serve
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 
@@ -113,8 +115,8 @@ func readyStatus(ready bool) int {
 // v2Lookup finds the model of a /v2/models route; only version 1 exists.
 func (s *Server) v2Lookup(c echo.Context) (*model, error) {
 	if v := c.Param("version"); v != "" && v != v2Version {
-		return nil, errorf(http.StatusNotFound, "model %q has no version %q, only %q",
-			c.Param("name"), v, v2Version)
+		return nil, errorf(http.StatusNotFound, "model %s has no version %s, only %q",
+			quote(c.Param("name")), quote(v), v2Version)
 	}
 	return s.lookup(c.Param("name"))
 }
@@ -153,7 +155,7 @@ func (s *Server) v2Infer(c echo.Context) error {
 	}
 	arrived := m.batcher.announce()
 	defer arrived()
-	req, err := readInferRequest(c.Request())
+	req, err := readInferRequest(c.Request(), s.cfg.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -166,6 +168,9 @@ func (s *Server) v2Infer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkFinite(m.name, outs); err != nil {
+		return err
+	}
 	d := m.session.OutputDim()
 	data := make([]float32, 0, len(outs)*d)
 	for _, out := range outs {
@@ -176,19 +181,46 @@ func (s *Server) v2Infer(c echo.Context) error {
 			Shape: []int64{int64(len(outs)), int64(d)}, Datatype: v2FP32, Data: data}}})
 }
 
-func readInferRequest(r *http.Request) (v2InferRequest, error) {
+// readInferRequest reads the body: one JSON document and nothing after it.
+func readInferRequest(r *http.Request, limit int64) (v2InferRequest, error) {
 	var req v2InferRequest
 	if r.Header.Get("Inference-Header-Content-Length") != "" {
 		return req, errorf(http.StatusBadRequest, "the binary tensor data extension is "+
 			"not supported; send the tensor as JSON in \"data\"")
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return req, tooLarge(mbe.Limit)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(&req); err != nil {
+		return req, requestError(r, err, limit)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if failed := readFailure(r, err, limit); failed != nil {
+			return req, failed
 		}
-		return req, errorf(http.StatusBadRequest, "inference request is not valid JSON "+
-			"of the protocol's shape: %v", err)
+		return req, errorf(http.StatusBadRequest, "inference request has more after its "+
+			"JSON object; send one object")
 	}
 	return req, nil
+}
+
+// requestError explains why an inference request could not be decoded.
+func requestError(r *http.Request, err error, limit int64) error {
+	if failed := readFailure(r, err, limit); failed != nil {
+		return failed
+	}
+	return errorf(http.StatusBadRequest, "inference request is not valid JSON "+
+		"of the protocol's shape: %s", jsonProblem(err))
+}
+
+// jsonProblem is a JSON decoding error for a message, with the value it
+// quotes cut short.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := ""
+		if te.Field != "" {
+			field = " in field " + quote(te.Field)
+		}
+		return fmt.Sprintf("%s%s, want %v", clip(te.Value, maxQuoted), field, te.Type)
+	}
+	return clip(err.Error(), 4*maxQuoted)
 }

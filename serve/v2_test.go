@@ -175,6 +175,18 @@ func TestV2InferRejectsBadRequests(t *testing.T) {
 			`input "input": 3072 values, the shape needs 6144`},
 		{"strings", "", tensor("input", "FP32", "[1,3,32,32]", `["a"]`), 400,
 			`"data" holds a, want FP32 numbers`},
+		{"over FP32", "", tensor("input", "FP32", "[1,3,32,32]", "[1,1,1e39,"+ones[7:]),
+			400, `input "input": value 2 (1e+39) is out of FP32 range`},
+		{"over FP64", "", tensor("input", "FP32", "[1,3,32,32]", "[[1e400],"+ones[3:]),
+			400, `input "input": value 0 (1e400) is out of FP32 range`},
+		{"null", "", tensor("input", "FP32", "[1,3,32,32]", "[1,null,"+ones[5:]), 400,
+			`input "input": value 1 is null, want an FP32 number`},
+		{"null data", "", tensor("input", "FP32", "[1,3,32,32]", "null"), 400,
+			`input "input": value 0 is null`},
+		{"trailing garbage", "", tensor("input", "FP32", "[1,3,32,32]", ones) + "xyz", 400,
+			"inference request has more after its JSON object"},
+		{"two documents", "", tensor("input", "FP32", "[1,3,32,32]", ones) + "{}", 400,
+			"inference request has more after its JSON object"},
 		{"unknown output", "", `{"inputs":[{"name":"input","datatype":"FP32","shape":` +
 			`[1,3,32,32],"data":` + ones + `}],"outputs":[{"name":"probs"}]}`, 400,
 			`model "classifier" has no output "probs", only "logits"`},
@@ -189,5 +201,55 @@ func TestV2InferRejectsBadRequests(t *testing.T) {
 		if rec.Code != c.status || !strings.Contains(got.Error, c.want) {
 			t.Errorf("%s: %d %q, want %d %q", c.name, rec.Code, got.Error, c.status, c.want)
 		}
+	}
+}
+
+func TestV2ErrorsQuoteLongValuesCut(t *testing.T) {
+	s, _ := newServer(t, classifier, nil)
+	huge := strings.Repeat("9", 1_000_000)
+	tensor := func(name, data string) string {
+		return `{"inputs":[{"name":"` + name + `","datatype":"FP32","shape":[1,3,32,32],` +
+			`"data":` + data + `}]}`
+	}
+	for _, c := range []struct {
+		name, path, body string
+		status           int
+		want             string
+	}{
+		{"number in data", "", tensor("input", "["+huge+"]"), 400,
+			`value 0 (` + huge[:40] + `...) is out of FP32 range`},
+		{"nested number", "", tensor("input", "[["+huge+"]]"), 400,
+			`value 0 (` + huge[:40] + `...) is out of FP32 range`},
+		{"number as id", "", `{"id":` + huge + `}`, 400, `number in field "id", want string`},
+		{"input name", "", tensor(huge, "[]"), 400, `no input "` + huge[:40] + `..."`},
+		{"model name", "/v2/models/" + huge[:5000] + "/infer", tensor("input", "[]"), 404,
+			`no model "` + huge[:40] + `..."`},
+	} {
+		path := c.path
+		if path == "" {
+			path = "/v2/models/classifier/infer"
+		}
+		rec := send(t, s.Handler(), "POST", path, c.body)
+		var got struct{ Error string }
+		json.Unmarshal(rec.Body.Bytes(), &got)
+		if rec.Code != c.status || !strings.Contains(got.Error, c.want) ||
+			rec.Body.Len() > 400 {
+			t.Errorf("%s: %d, %d bytes %.200q, want %d %q", c.name, rec.Code, rec.Body.Len(),
+				got.Error, c.status, c.want)
+		}
+	}
+}
+
+func TestV2InferAnswers500WhenTheModelOverflows(t *testing.T) {
+	s, _ := newServer(t, classifier, nil)
+	data := "[" + strings.Repeat("3e38,", 3071) + "3e38]"
+	rec := send(t, s.Handler(), "POST", "/v2/models/classifier/infer",
+		`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,32,32],"data":`+
+			data+`}]}`)
+	var got struct{ Error string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil ||
+		rec.Code != http.StatusInternalServerError || got.Error != `model "classifier" `+
+		"produced non-finite output (NaN or infinity) for this input" {
+		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
 	}
 }

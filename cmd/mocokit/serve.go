@@ -84,6 +84,8 @@ CIFAR-10 test set (JPEG q75 copy).`,
 		"largest request body in bytes")
 	f.IntVar(&cfg.MaxPixels, "max-pixels", serve.DefaultMaxPixels,
 		"largest image accepted, width times height")
+	f.Int64Var(&cfg.MaxDecodePixels, "max-decode-pixels", 0,
+		"pixels decoded at once across all requests (default: 4 x --max-pixels)")
 	return cmd
 }
 
