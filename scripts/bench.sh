@@ -36,7 +36,7 @@ read_s=$(go_bench ./convert/torchfile BenchmarkReadMoCoCheckpoint 3x)
 convert_s=$(go_bench ./convert BenchmarkConvertMoCo 3x)
 # classify-images/s, onnxruntime-images/s, time ratio
 overhead=$(go test ./serve -run '^$' -bench '^BenchmarkClassifyOverhead$' \
-  -benchtime 10s -count 1 | awk '/^BenchmarkClassifyOverhead/ {
+  -benchtime 10s -count 1 | awk '/classify-images\/s/ {
     for (i = 1; i <= NF; i++) v[$(i + 1)] = $i
     print v["classify-images/s"], v["onnxruntime-images/s"], v["time-ratio"]; exit }')
 read -r classify_ips session_ips ratio <<<"$overhead"
