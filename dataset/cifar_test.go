@@ -12,11 +12,21 @@ import (
 	"github.com/mocokit/mocokit/internal/testenv"
 )
 
+var jpegTestTar = filepath.Join(cifarJPEGDir(), "test.tar")
+
 const (
-	jpegTestTar = "/work/shared/data/cifar10-jpeg/test.tar"
-	python      = "/usr/bin/python3" // the interpreter that has PIL and numpy
-	perClass    = 20
+	python   = "/usr/bin/python3" // the interpreter that has PIL and numpy
+	perClass = 20
 )
+
+// cifarJPEGDir is the CIFAR-10 JPEG copy: $MOCOKIT_CIFAR_JPEG, else
+// shared/data/cifar10-jpeg beside the repository.
+func cifarJPEGDir() string {
+	if d := os.Getenv("MOCOKIT_CIFAR_JPEG"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "shared", "data", "cifar10-jpeg")
+}
 
 // pilFixture runs testdata/make_fixtures.py into a temporary folder.
 func pilFixture(t *testing.T) string {

@@ -15,6 +15,9 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
 
 
 def default_dir():
+    """$MOCOKIT_CIFAR_JPEG, else shared/data/cifar10-jpeg beside the repository."""
+    if os.environ.get("MOCOKIT_CIFAR_JPEG"):
+        return os.environ["MOCOKIT_CIFAR_JPEG"]
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.join(here, "..", "..", "shared", "data", "cifar10-jpeg")
 

@@ -2,7 +2,7 @@
 
 Usage: /usr/bin/python3 make_fixtures.py OUT_DIR PER_CLASS
 
-From the JPEG copy (/work/shared/data/cifar10-jpeg), decoded by PIL:
+From the CIFAR-10 JPEG copy (scripts/cifar_jpeg.py finds it), decoded by PIL:
   - OUT_DIR/pil_test.rgb: PER_CLASS test images per class, 32x32x3 bytes each
     (RGB, row-major), in class then file name order; their labels and names
     in OUT_DIR/pil_test.json;
