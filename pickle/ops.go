@@ -265,11 +265,7 @@ func (d *decoder) stepStack(op byte) (bool, error) {
 		v, err := d.top()
 		return true, d.pushErr(v, err)
 	case opPut:
-		b, err := d.line()
-		if err != nil {
-			return true, err
-		}
-		idx, err := parseIndex(b)
+		idx, err := d.lineIndex()
 		if err != nil {
 			return true, err
 		}
@@ -292,15 +288,20 @@ func (d *decoder) stepStack(op byte) (bool, error) {
 	case opMemoize:
 		return true, d.memoPut(len(d.memo))
 	case opGet:
-		b, err := d.line()
-		if err != nil {
-			return true, err
-		}
-		idx, err := parseIndex(b)
+		idx, err := d.lineIndex()
 		if err != nil {
 			return true, err
 		}
 		return true, d.memoGet(idx)
 	}
 	return false, nil
+}
+
+// lineIndex reads the decimal memo index of PUT and GET (protocol 0).
+func (d *decoder) lineIndex() (int, error) {
+	b, err := d.line()
+	if err != nil {
+		return 0, err
+	}
+	return parseIndex(b)
 }

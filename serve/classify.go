@@ -80,11 +80,8 @@ func (s *Server) classify(c echo.Context) error {
 		return err
 	}
 	arrived()
-	outs, err := m.batcher.submit(c.Request().Context(), xs)
+	outs, err := m.infer(c.Request().Context(), xs)
 	if err != nil {
-		return err
-	}
-	if err := checkFinite(m.name, outs); err != nil {
 		return err
 	}
 	results := make([]FileResult, len(outs))
@@ -112,6 +109,16 @@ func answer(file string, out []float32, classes []string, k int) FileResult {
 			Prediction{Index: j, Label: classes[j], Probability: probs[j]})
 	}
 	return r
+}
+
+// infer runs preprocessed images through the model's batcher and checks
+// that the outputs can be answered.
+func (m *model) infer(ctx context.Context, xs [][]float32) ([][]float32, error) {
+	outs, err := m.batcher.submit(ctx, xs)
+	if err != nil {
+		return nil, err
+	}
+	return outs, checkFinite(m.name, outs)
 }
 
 // checkFinite refuses a model's outputs holding NaN or an infinity, which

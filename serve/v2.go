@@ -164,11 +164,8 @@ func (s *Server) v2Infer(c echo.Context) error {
 		return err
 	}
 	arrived()
-	outs, err := m.batcher.submit(c.Request().Context(), xs)
+	outs, err := m.infer(c.Request().Context(), xs)
 	if err != nil {
-		return err
-	}
-	if err := checkFinite(m.name, outs); err != nil {
 		return err
 	}
 	d := m.session.OutputDim()
