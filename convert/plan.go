@@ -69,9 +69,11 @@ func MakePlan(ck *Checkpoint, opt Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Meta = models.Metadata{Arch: "resnet18", Stem: cfg.Stem, Head: p.Config.Head,
-		Output: outputName(p.Config.Head), Classes: p.Meta.Classes,
-		Preprocess: pre, Source: describeSource(ck, opt.Source)}
+	// shapeHead has set the class names; the rest follows from the plan.
+	m := &p.Meta
+	m.Arch, m.Stem, m.Head = "resnet18", p.Config.Stem, p.Config.Head
+	m.Output, m.Preprocess = outputName(p.Config.Head), pre
+	m.Source = describeSource(ck, opt.Source)
 	return p, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/disintegration/imaging"
+
 	// Image formats a dataset (and the server, which decodes through image
 	// too) may hold.
 	_ "image/gif"
@@ -32,7 +34,7 @@ func isImageName(name string) bool {
 
 // decodeImage decodes one image file's bytes; name is for errors.
 func decodeImage(name string, data []byte) (image.Image, error) {
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("undecodable image %q: %w", name, err)
 	}
@@ -40,7 +42,9 @@ func decodeImage(name string, data []byte) (image.Image, error) {
 		return nil, fmt.Errorf("image %q is %dx%d, more than %d pixels", name,
 			cfg.Width, cfg.Height, MaxImagePixels)
 	}
-	img, format, err := image.Decode(bytes.NewReader(data))
+	// As the server does: EXIF orientation applied, so that an evaluation
+	// sees a photo the way /classify does.
+	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
 	if err != nil {
 		return nil, fmt.Errorf("undecodable image %q: %w", name, err)
 	}

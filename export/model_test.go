@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,9 +133,10 @@ func TestModelAttributesFollowTheLayers(t *testing.T) {
 	}
 	nodes := m.GetGraph().GetNode()
 	conv1, bn1, pool := nodes[0], nodes[1], nodes[3]
-	if conv1.GetOpType() != "Conv" || !equalInts(attr(t, conv1, "kernel_shape").Ints, 7, 7) ||
-		!equalInts(attr(t, conv1, "strides").Ints, 2, 2) ||
-		!equalInts(attr(t, conv1, "pads").Ints, 3, 3, 3, 3) {
+	ints := func(n *onnxpb.NodeProto, name string) []int64 { return attr(t, n, name).Ints }
+	if conv1.GetOpType() != "Conv" || !slices.Equal(ints(conv1, "kernel_shape"), []int64{7, 7}) ||
+		!slices.Equal(ints(conv1, "strides"), []int64{2, 2}) ||
+		!slices.Equal(ints(conv1, "pads"), []int64{3, 3, 3, 3}) {
 		t.Errorf("conv1 = %v", conv1)
 	}
 	wantIn := []string{"conv1.Conv.out0", "bn1.weight", "bn1.bias", "bn1.running_mean",
@@ -143,9 +145,9 @@ func TestModelAttributesFollowTheLayers(t *testing.T) {
 		strings.Join(bn1.GetInput(), " ") != strings.Join(wantIn, " ") {
 		t.Errorf("bn1 = %v", bn1)
 	}
-	if pool.GetOpType() != "MaxPool" || !equalInts(attr(t, pool, "kernel_shape").Ints, 3, 3) ||
-		!equalInts(attr(t, pool, "strides").Ints, 2, 2) ||
-		!equalInts(attr(t, pool, "pads").Ints, 1, 1, 1, 1) {
+	if pool.GetOpType() != "MaxPool" || !slices.Equal(ints(pool, "kernel_shape"), []int64{3, 3}) ||
+		!slices.Equal(ints(pool, "strides"), []int64{2, 2}) ||
+		!slices.Equal(ints(pool, "pads"), []int64{1, 1, 1, 1}) {
 		t.Errorf("maxpool = %v", pool)
 	}
 	fc := nodes[len(nodes)-1]
@@ -158,18 +160,6 @@ func TestModelAttributesFollowTheLayers(t *testing.T) {
 		t.Errorf("model header: ir %d, opset %v, producer %q, doc %q", m.GetIrVersion(),
 			m.GetOpsetImport(), m.GetProducerName(), m.GetDocString())
 	}
-}
-
-func equalInts(got []int64, want ...int64) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestModelEncodesTheSameBytesEachTime(t *testing.T) {

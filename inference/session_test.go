@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -141,7 +142,7 @@ func TestRunConcurrently(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			got, err := s.Run(x, len(files))
-			if err == nil && !equal(got, want) {
+			if err == nil && !slices.Equal(got, want) {
 				err = errors.New("concurrent run gave different logits")
 			}
 			errs <- err
@@ -154,18 +155,6 @@ func TestRunConcurrently(t *testing.T) {
 			t.Error(err)
 		}
 	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRunRejectsWrongInputLength(t *testing.T) {

@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -36,7 +37,7 @@ func (c Config) Check(w Weights) error {
 		switch {
 		case !ok:
 			missing = append(missing, p.Name)
-		case !sameShape(t.Shape, p.Shape) || len(t.Data) != p.Size():
+		case !slices.Equal(t.Shape, p.Shape) || len(t.Data) != p.Size():
 			wrong = append(wrong, fmt.Sprintf("%s %v (want %v)", p.Name, t.Shape, p.Shape))
 		}
 	}
@@ -97,16 +98,4 @@ func (e *LayoutError) hint() string {
 		}
 	}
 	return ""
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
