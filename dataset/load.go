@@ -14,6 +14,7 @@ import (
 //     or a directory holding one: LoadCIFARBinary;
 //   - a .tar, .tar.gz or .tgz archive of <split>/<class>/<image>: LoadTar;
 //   - a directory with train/ and test/ subfolders: the split's folder;
+//   - a directory with train.tar and test.tar: the split's archive;
 //   - a directory of class subfolders of images: LoadFolder.
 func Load(path string, split Split) (*Dataset, error) {
 	if split != Train && split != Test {
@@ -38,6 +39,9 @@ func Load(path string, split Split) (*Dataset, error) {
 		case hasAnyFile(dir, "test_batch", "data_batch_1", "batches.meta"):
 			return LoadCIFARPython(dir, split)
 		}
+	}
+	if hasAnyFile(path, "train.tar") && hasAnyFile(path, "test.tar") {
+		return LoadTar(filepath.Join(path, string(split)+".tar"), split)
 	}
 	if isDir(filepath.Join(path, string(Train))) && isDir(filepath.Join(path, string(Test))) {
 		return LoadFolder(filepath.Join(path, string(split)))

@@ -14,9 +14,9 @@ import (
 func convertCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "convert",
-		Short: "Convert PyTorch checkpoints to ONNX",
+		Short: "Convert PyTorch checkpoints to ONNX or GoMLX, and GoMLX to PyTorch",
 	}
-	cmd.AddCommand(pth2onnxCommand())
+	cmd.AddCommand(pth2onnxCommand(), pth2gomlxCommand(), gomlx2pthCommand())
 	return cmd
 }
 

@@ -28,7 +28,7 @@ func rootCommand() *cobra.Command {
 	var verbose bool
 	root := &cobra.Command{
 		Use:           "mocokit",
-		Short:         "ResNet-18 on CIFAR-10 from PyTorch checkpoints to an ONNX server",
+		Short:         "ResNet-18 on CIFAR-10: train in Go, convert PyTorch checkpoints, serve ONNX",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(*cobra.Command, []string) {
@@ -41,6 +41,7 @@ func rootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log at debug level")
-	root.AddCommand(convertCommand(), serveCommand(), classifyCommand(), modelsCommand())
+	root.AddCommand(convertCommand(), serveCommand(), classifyCommand(), modelsCommand(),
+		trainCommand(), exportCommand())
 	return root
 }

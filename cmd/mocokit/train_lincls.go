@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mocokit/mocokit/convert"
+	"github.com/mocokit/mocokit/models"
+	"github.com/mocokit/mocokit/train"
+)
+
+func linclsCommand() *cobra.Command {
+	rf := &runFlags{preset: "default"}
+	var pretrained string
+	cmd := &cobra.Command{
+		Use:   "lincls --pretrained CKPT --data PATH [--preset default|seed] [flags]",
+		Short: "Linear classification protocol: a linear layer on a frozen encoder",
+		Long: `Trains a new fc (N(0, 0.01), zero bias) on the frozen encoder of a MoCo
+checkpoint, as main_lincls.py does: batch norm in evaluation mode, SGD lr 30,
+momentum 0.9, no weight decay, 100 epochs, lr / 10 at 60 and 80, evaluated
+every epoch; RUN/best is model_best. --pretrained takes a GoMLX checkpoint
+(or run directory) from "train moco", or main_moco.py's
+checkpoint_0199.pth.tar. At the end it checks that the encoder did not move.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLincls(cmd, rf, pretrained)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&pretrained, "pretrained", "", "MoCo checkpoint (required)")
+	f.StringVar(&rf.data, "data", "", "labelled dataset (see train baseline); required")
+	f.StringVar(&rf.testData, "test-data", "", "test set, if not the test split of --data")
+	f.StringVarP(&rf.out, "out", "o", "runs/lincls", "run directory")
+	f.StringVar(&rf.preset, "preset", "default", "recipe: default (32x32) or seed (224x224)")
+	f.StringVar(&rf.backend, "backend", "", "GoMLX backend (see train baseline)")
+	f.BoolVar(&rf.resume, "resume", false, "continue the run in --out")
+	f.IntVar(&rf.keep, "keep", 3, "epoch checkpoints to keep besides the best (0: all)")
+	f.IntVar(&rf.workers, "workers", 0, "data loading workers (0: one per core)")
+	addOptionFlags(f, &rf.o)
+	f.IntVar(&rf.o.Size, "size", 0, "input side (default: the preset's)")
+	return cmd
+}
+
+func runLincls(cmd *cobra.Command, rf *runFlags, pretrained string) error {
+	o, ok := train.LinclsPresets[rf.preset]
+	if !ok {
+		return fmt.Errorf("unknown preset %q (have default, seed)", rf.preset)
+	}
+	if pretrained == "" && !rf.resume {
+		return fmt.Errorf("--pretrained is required: a MoCo checkpoint")
+	}
+	var enc models.Weights
+	if !rf.resume {
+		var meta models.Metadata
+		var stem models.Stem
+		var err error
+		if enc, stem, meta, err = loadEncoder(pretrained); err != nil {
+			return err
+		}
+		o.Stem = stem
+		if o.Mean == ([3]float32{}) {
+			o.Mean, o.Std = meta.Preprocess.Mean, meta.Preprocess.Std
+		}
+	}
+	cmd.Flags().Visit(func(fl *pflag.Flag) { applyFlag(&o, &rf.o, fl.Name) })
+	if cmd.Flags().Changed("size") {
+		o.Size = rf.o.Size
+	}
+	if rf.data == "" {
+		return fmt.Errorf("--data is required (see train baseline --help)")
+	}
+	run, err := newRun(rf, o)
+	if err != nil {
+		return err
+	}
+	run.Probe = true
+	if rf.resume {
+		err = run.Resume(rf.out)
+	} else {
+		err = run.Start(enc)
+	}
+	if err != nil {
+		return err
+	}
+	if err := run.Train(cmd.Context()); err != nil {
+		return err
+	}
+	st := run.State()
+	fmt.Fprintf(cmd.OutOrStdout(), "trained the linear probe %d epochs; best top-1 %.2f%% "+
+		"at epoch %d (%s/best); encoder unchanged\n", st.Epoch, st.BestAcc, st.BestEpoch, rf.out)
+	return nil
+}
+
+// loadEncoder reads the query encoder of a GoMLX MoCo checkpoint or of a
+// PyTorch file (main_moco.py's checkpoint, or any file the converter
+// reads).
+func loadEncoder(path string) (models.Weights, models.Stem, models.Metadata, error) {
+	if dir, err := train.ResolveCheckpoint(path); err == nil {
+		c, err := train.ReadCheckpoint(dir)
+		if err != nil {
+			return nil, "", models.Metadata{}, err
+		}
+		slog.Info("pretrained encoder", "checkpoint", dir, "kind", c.State.Kind,
+			"epoch", c.State.Epoch)
+		return c.Weights, c.State.Config.Stem, c.State.Metadata, nil
+	}
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return nil, "", models.Metadata{}, fmt.Errorf("--pretrained %s: neither a GoMLX "+
+			"checkpoint nor a PyTorch file", path)
+	}
+	ck, err := convert.Load(path)
+	if err != nil {
+		return nil, "", models.Metadata{}, err
+	}
+	plan, err := convert.MakePlan(ck, convert.Options{Features: true,
+		Source: filepath.Base(path)})
+	if err != nil {
+		return nil, "", models.Metadata{}, fmt.Errorf("%s: %w", path, err)
+	}
+	slog.Info("pretrained encoder", "file", path, "kind", ck.Kind)
+	return plan.Weights, plan.Config.Stem, plan.Meta, nil
+}

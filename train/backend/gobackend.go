@@ -1,0 +1,112 @@
+package backend
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+)
+
+// goBackend is simplego with the ops it lacks for training. Everything not
+// overridden here or in builder is simplego's own: its buffers, executables
+// and every op it implements.
+type goBackend struct {
+	backends.Backend
+
+	// im2col selects the im2col convolution over simplego's loop.
+	im2col bool
+
+	// options is the simplego configuration used, for Description.
+	options string
+}
+
+// suppliedOps are the ops that builder adds to simplego's.
+var suppliedOps = []backends.OpType{
+	backends.OpTypePad,
+	backends.OpTypeReverse,
+	backends.OpTypeSelectAndScatterMax,
+	backends.OpTypeSelectAndScatterMin,
+	backends.OpTypeBatchNormForInference,
+	backends.OpTypeBatchNormForTraining,
+	backends.OpTypeBatchNormGradient,
+}
+
+// newGo builds the wrapped simplego backend from the options after "go:".
+func newGo(config string) (backends.Backend, error) {
+	im2col := true
+	var simpleOpts []string
+	opsModeSet := false
+	for _, opt := range strings.Split(config, ",") {
+		switch {
+		case opt == "":
+		case opt == "conv=im2col":
+			im2col = true
+		case opt == "conv=direct":
+			im2col = false
+		case strings.HasPrefix(opt, "conv="):
+			return nil, fmt.Errorf("backend: go: unknown %q: conv=im2col or conv=direct", opt)
+		default:
+			opsModeSet = opsModeSet || opt == "ops_parallel" || opt == "ops_sequential"
+			simpleOpts = append(simpleOpts, opt)
+		}
+	}
+	if !opsModeSet {
+		// Running ops concurrently lets several DotGeneral ops hold every
+		// worker of simplego's pool while each waits for one more: the
+		// training step deadlocks. Sequential ops still parallelise inside
+		// each matrix multiplication, where the time goes.
+		simpleOpts = append(simpleOpts, "ops_sequential")
+	}
+	if n := runtime.GOMAXPROCS(0); n < runtime.NumCPU() && !hasParallelism(simpleOpts) {
+		// simplego sizes its pool by NumCPU; a process limited to fewer
+		// threads would oversubscribe them.
+		simpleOpts = append(simpleOpts, fmt.Sprintf("parallelism=%d", n))
+	}
+	options := strings.Join(simpleOpts, ",")
+	inner, err := simplego.New(options)
+	if err != nil {
+		return nil, fmt.Errorf("backend: go: %w", err)
+	}
+	return &goBackend{Backend: inner, im2col: im2col, options: options}, nil
+}
+
+func hasParallelism(opts []string) bool {
+	for _, opt := range opts {
+		if strings.HasPrefix(opt, "parallelism=") {
+			return true
+		}
+	}
+	return false
+}
+
+// String is the name used in specs.
+func (b *goBackend) String() string { return GoName }
+
+// Name is the backend's short name.
+func (b *goBackend) Name() string { return "go" }
+
+// Description says what the backend is and how it is configured.
+func (b *goBackend) Description() string {
+	conv := "im2col"
+	if !b.im2col {
+		conv = "direct"
+	}
+	return fmt.Sprintf("SimpleGo with training ops, conv=%s, %s, %d CPUs",
+		conv, b.options, runtime.GOMAXPROCS(0))
+}
+
+// Capabilities adds the supplied ops to simplego's.
+func (b *goBackend) Capabilities() backends.Capabilities {
+	c := b.Backend.Capabilities().Clone()
+	for _, op := range suppliedOps {
+		c.Operations[op] = true
+	}
+	return c
+}
+
+// Builder returns a builder whose missing ops are composed from simplego's.
+func (b *goBackend) Builder(name string) backends.Builder {
+	return &builder{Builder: b.Backend.Builder(name), im2col: b.im2col}
+}

@@ -1,0 +1,99 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// A run directory holds one checkpoint directory per kept epoch
+// (epoch-0007), the links last and best to the newest and the best of
+// them, record.json and curves.png.
+const (
+	lastLink   = "last"
+	bestLink   = "best"
+	epochGlob  = "epoch-*"
+	RecordFile = "record.json"
+	PlotFile   = "curves.png"
+)
+
+func epochDirName(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
+
+// saveEpoch writes the checkpoint of a finished epoch, points last (and
+// best, when isBest) at it, and removes the oldest epochs beyond keep,
+// never the one best points at. Every link changes by an atomic rename, so
+// a crash leaves last and best naming whole checkpoints.
+func saveEpoch(out string, c *Checkpoint, isBest bool, keep int) error {
+	name := epochDirName(c.State.Epoch)
+	if err := os.RemoveAll(filepath.Join(out, name)); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := WriteCheckpoint(filepath.Join(out, name), c); err != nil {
+		return err
+	}
+	if err := relink(out, lastLink, name); err != nil {
+		return err
+	}
+	if isBest {
+		if err := relink(out, bestLink, name); err != nil {
+			return err
+		}
+	}
+	return prune(out, keep)
+}
+
+func relink(dir, link, target string) error {
+	tmp := filepath.Join(dir, ".tmp-"+link)
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("train: link %s: %w", link, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, link)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("train: link %s: %w", link, err)
+	}
+	return nil
+}
+
+func prune(dir string, keep int) error {
+	if keep < 1 {
+		return nil
+	}
+	epochs, err := filepath.Glob(filepath.Join(dir, epochGlob))
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	sort.Strings(epochs)
+	best, _ := os.Readlink(filepath.Join(dir, bestLink))
+	last, _ := os.Readlink(filepath.Join(dir, lastLink))
+	for len(epochs) > keep {
+		old := epochs[0]
+		epochs = epochs[1:]
+		if base := filepath.Base(old); base == best || base == last {
+			continue
+		}
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("train: removing old checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// ResolveCheckpoint turns what a user passes to --resume or export (a run
+// directory, whose last checkpoint is meant, or a checkpoint directory)
+// into a checkpoint directory.
+func ResolveCheckpoint(path string) (string, error) {
+	if _, err := os.Stat(filepath.Join(path, stateFile)); err == nil {
+		return path, nil
+	}
+	last := filepath.Join(path, lastLink)
+	if _, err := os.Stat(filepath.Join(last, stateFile)); err == nil {
+		return last, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("train: checkpoint %s: %w", path, err)
+	}
+	return "", fmt.Errorf("train: %s is neither a checkpoint (no %s) nor a run "+
+		"directory with a %q checkpoint", path, stateFile, lastLink)
+}
