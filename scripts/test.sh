@@ -30,4 +30,4 @@ fi
 export MOCOKIT_CIFAR_PY=$MOCOKIT_FIXTURES/cifar-10-batches-py
 
 go vet ./...
-go test -count=1 -timeout 45m ./... "$@"
+go test -count=1 -timeout 90m ./... "$@"
