@@ -21,9 +21,8 @@ func Evaluate(b backends.Backend, c *Checkpoint, ds *dataset.Dataset) (float64, 
 		return 0, fmt.Errorf("train: evaluating needs a classifier, the checkpoint has a %s "+
 			"head", cfg.Head)
 	}
-	if cfg.NumClasses < len(ds.Classes) {
-		return 0, fmt.Errorf("train: the checkpoint has %d classes, the test set %d",
-			cfg.NumClasses, len(ds.Classes))
+	if err := sameClasses(c, ds.Classes); err != nil {
+		return 0, fmt.Errorf("train: evaluating: %w", err)
 	}
 	net, err := NewNetwork(b, cfg, c.Weights, SGD{})
 	if err != nil {

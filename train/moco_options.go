@@ -115,10 +115,13 @@ func (o MoCoOptions) Validate() error {
 	if o.Symmetric {
 		keys *= 2
 	}
-	check(o.K < keys || o.K%keys != 0, "moco-k %d: want a multiple of the %d keys a step "+
+	check(keys > 0 && (o.K < keys || o.K%keys != 0), "moco-k %d: want a multiple of the %d keys a step "+
 		"enqueues (main_moco.py asserts K %% batch size == 0)", o.K, keys)
 	check(o.BNSplits > 0 && o.BatchSize%o.BNSplits != 0,
 		"batch size %d does not split into %d batch-norm groups", o.BatchSize, o.BNSplits)
+	check(o.BNSplits > 0 && o.BatchSize > 0 && o.BatchSize/o.BNSplits < 2,
+		"batch size %d in %d batch-norm groups leaves %d image per group; batch norm "+
+			"needs at least 2", o.BatchSize, o.BNSplits, o.BatchSize/max(o.BNSplits, 1))
 	check(o.KNNEvery < 0 || o.KNNK < 0 || o.KNNBank < 0 || o.TestImages < 0 ||
 		o.StepsPerEpoch < 0, "kNN settings and caps must be >= 0")
 	check(o.KNNEvery > 0 && !(o.KNNT > 0 && o.KNNK > 0), "kNN needs k > 0 and t > 0")

@@ -36,6 +36,9 @@ type MoCoRun struct {
 	// checkpoint_NNNN.pth.tar, which main_lincls.py can load.
 	SavePth bool
 	OnStep  func(epoch, step int, loss float64)
+	// ResumeEpochs, with Resume, trains to this many epochs instead of the
+	// count the run was started with (0: that count).
+	ResumeEpochs int
 
 	moco    *MoCo
 	state   State
@@ -47,6 +50,9 @@ type MoCoRun struct {
 func (r *MoCoRun) Start(w models.Weights) error {
 	o := r.Options
 	if err := o.Validate(); err != nil {
+		return err
+	}
+	if err := checkFreshRunDir(r.Out); err != nil {
 		return err
 	}
 	cfg := o.Config()
@@ -77,11 +83,12 @@ func (r *MoCoRun) Resume(dir string) error {
 	if c.State.Kind != KindMoCo || c.Key == nil || c.Queue == nil {
 		return fmt.Errorf("train: %s is not a MoCo checkpoint (kind %q)", dir, c.State.Kind)
 	}
-	epochs := r.Options.Epochs
 	if err := json.Unmarshal(c.State.Options, &r.Options); err != nil {
 		return fmt.Errorf("train: options in %s: %w", dir, err)
 	}
-	r.Options.Epochs = max(epochs, r.Options.Epochs)
+	if r.ResumeEpochs > 0 {
+		r.Options.Epochs = r.ResumeEpochs
+	}
 	r.state = c.State
 	if r.rec, err = record.ReadJSON(filepath.Join(r.Out, RecordFile)); err != nil {
 		return fmt.Errorf("train: resuming needs the run's record: %w", err)
@@ -112,6 +119,7 @@ func (r *MoCoRun) sgd() SGD {
 func (r *MoCoRun) metadata() models.Metadata {
 	o := r.Options
 	return models.Metadata{Arch: "resnet18", Stem: o.Stem, Head: o.Config().Head,
+		Output:     "embedding",
 		Source:     "mocokit train moco --preset " + o.Preset,
 		Preprocess: models.Preprocess{InputSize: o.Size, Mean: o.Mean, Std: o.Std}}
 }

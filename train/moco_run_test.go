@@ -43,7 +43,7 @@ func TestMoCoResumeContinuesExactly(t *testing.T) {
 	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	resumed := &MoCoRun{Options: MoCoOptions{Epochs: 3}, Out: out, TrainSet: ds, TestSet: ds,
+	resumed := &MoCoRun{Out: out, TrainSet: ds, TestSet: ds, ResumeEpochs: 3,
 		Backend: testBackend(t), Log: quietLog(),
 		OnStep: func(e, s int, l float64) { parts[stepKey{e, s}] = l }}
 	if err := resumed.Resume(out); err != nil {

@@ -38,6 +38,9 @@ type Run struct {
 	Status   *os.File // progress bar when a terminal; nil for log lines only
 	// OnStep, when set, sees the loss of every step (epoch and step from 1).
 	OnStep func(epoch, step int, loss float64)
+	// ResumeEpochs, with Resume, trains to this many epochs instead of the
+	// count the run was started with (0: that count).
+	ResumeEpochs int
 	// Probe runs the linear classification protocol: the encoder of the
 	// starting weights is frozen (batch norm in evaluation mode) and only a
 	// new fc, initialised N(0, 0.01) with zero bias, learns.
@@ -57,12 +60,21 @@ func (r *Run) Start(w models.Weights) error {
 	if err := r.Options.Validate(); err != nil {
 		return err
 	}
+	if err := checkFreshRunDir(r.Out); err != nil {
+		return err
+	}
 	cfg := models.ResNet18(r.Options.Stem, len(r.TrainSet.Classes))
 	kind := KindBaseline
 	if r.Probe {
 		kind = KindLinCls
 		if w = probeWeights(cfg, w, r.Options.Seed); w == nil {
 			return fmt.Errorf("train: the linear probe needs pretrained encoder weights")
+		}
+	}
+	if r.Probe {
+		if err := cfg.Check(w); err != nil {
+			return fmt.Errorf("train: the pretrained encoder does not fit a %s-stem "+
+				"ResNet-18: %w", cfg.Stem, err)
 		}
 	}
 	w = r.initialWeights(cfg, w)
@@ -86,15 +98,15 @@ func (r *Run) Resume(dir string) error {
 	if want := r.kind(); c.State.Kind != want {
 		return fmt.Errorf("train: %s is a %q checkpoint, not a %s one", dir, c.State.Kind, want)
 	}
-	if n := len(r.TrainSet.Classes); n != c.State.Config.NumClasses {
-		return fmt.Errorf("train: %s was trained on %d classes, the training set has %d",
-			dir, c.State.Config.NumClasses, n)
+	if err := sameClasses(c, r.TrainSet.Classes); err != nil {
+		return fmt.Errorf("train: resuming %s: %w", dir, err)
 	}
-	epochs := r.Options.Epochs
 	if err := json.Unmarshal(c.State.Options, &r.Options); err != nil {
 		return fmt.Errorf("train: options in %s: %w", dir, err)
 	}
-	r.Options.Epochs = max(epochs, r.Options.Epochs)
+	if r.ResumeEpochs > 0 {
+		r.Options.Epochs = r.ResumeEpochs
+	}
 	r.state = c.State
 	if r.rec, err = record.ReadJSON(filepath.Join(r.Out, RecordFile)); err != nil {
 		return fmt.Errorf("train: resuming needs the run's record: %w", err)
@@ -146,7 +158,8 @@ func (r *Run) setup(w, momentum models.Weights) error {
 	r.net = net
 	size := o.InputSize()
 	r.sampler, err = loader.New(r.TrainSet, loader.Config{BatchSize: o.BatchSize,
-		Shuffle: true, Seed: o.Seed, Transform: trainTransform(o.Augment, size), Views: 1,
+		Shuffle: true, Seed: o.Seed, Views: 1,
+		Transform: then(resizeTo(size, r.TrainSet), trainTransform(o.Augment, size)),
 		Mean: o.Mean, Std: o.Std, Size: size, Workers: r.Workers})
 	if err != nil {
 		return fmt.Errorf("train: training data: %w", err)
@@ -161,6 +174,17 @@ func (r *Run) setup(w, momentum models.Weights) error {
 		}
 	}
 	return os.MkdirAll(r.Out, 0o755)
+}
+
+// then composes two transforms either of which may be nil.
+func then(first, second augment.Transform) augment.Transform {
+	switch {
+	case first == nil:
+		return second
+	case second == nil:
+		return first
+	}
+	return augment.Compose(first, second)
 }
 
 func trainTransform(kind string, size int) augment.Transform {
@@ -190,6 +214,7 @@ func subset(ds *dataset.Dataset, n int) *dataset.Dataset {
 func (r *Run) metadata() models.Metadata {
 	o := r.Options
 	return models.Metadata{Arch: "resnet18", Stem: o.Stem, Head: models.HeadClassifier,
+		Output:  "logits",
 		Classes: r.TrainSet.Classes, Source: "mocokit train " + r.command() + " --preset " +
 			o.Preset,
 		Preprocess: models.Preprocess{InputSize: o.InputSize(), Mean: o.Mean, Std: o.Std}}

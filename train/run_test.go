@@ -66,7 +66,8 @@ func TestResumeContinuesExactly(t *testing.T) {
 	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	resumed := newTestRun(t, out, Options{Epochs: 3}, ds, parts)
+	resumed := newTestRun(t, out, Options{}, ds, parts)
+	resumed.ResumeEpochs = 3
 	if err := resumed.Resume(out); err != nil {
 		t.Fatal(err)
 	}

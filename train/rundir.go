@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -96,4 +97,34 @@ func ResolveCheckpoint(path string) (string, error) {
 	}
 	return "", fmt.Errorf("train: %s is neither a checkpoint (no %s) nor a run "+
 		"directory with a %q checkpoint", path, stateFile, lastLink)
+}
+
+// checkFreshRunDir refuses to start a run where one already is, which would
+// mix the two runs' checkpoints and overwrite the first one's record.
+func checkFreshRunDir(out string) error {
+	for _, name := range []string{RecordFile, lastLink} {
+		if _, err := os.Lstat(filepath.Join(out, name)); err == nil {
+			return fmt.Errorf("train: %s already holds a run (%s); continue it with "+
+				"--resume or choose another directory", out, name)
+		}
+	}
+	return nil
+}
+
+// sameClasses checks a dataset's class names against a checkpoint's.
+func sameClasses(c *Checkpoint, classes []string) error {
+	want := c.State.Metadata.Classes
+	if len(want) == 0 {
+		want = make([]string, c.State.Config.NumClasses)
+		for i := range want {
+			want[i] = fmt.Sprint(i)
+		}
+		if len(classes) == len(want) {
+			return nil // a checkpoint without names: only the count can be checked
+		}
+	}
+	if !slices.Equal(want, classes) {
+		return fmt.Errorf("the checkpoint's classes are %v, the dataset's %v", want, classes)
+	}
+	return nil
 }

@@ -107,32 +107,83 @@ func TestSGDStepMatchesPyTorch(t *testing.T) {
 }
 
 // TestSeedPresetLossCurveMatchesPyTorch runs ten steps of the seed preset
-// (torchvision's resnet18, SGD lr 0.005, momentum 0.5) and compares the
-// losses with PyTorch's run of the same steps in float64: on 32x32 inputs
-// the ImageNet stem amplifies rounding so that PyTorch's own float32 run
-// drifts from its float64 run by about 0.1, which the test logs.
+// (torchvision's resnet18, SGD lr 0.005, momentum 0.5) from the same
+// weights and batches as PyTorch. On 32x32 inputs the ImageNet stem
+// amplifies rounding (a max-pool window whose two largest values nearly tie
+// sends its gradient elsewhere when the last bit differs), so that
+// PyTorch's own float32 run leaves its float64 run by about 0.14 within ten
+// steps: there is no float32 curve to follow to 1e-3. The test therefore
+// runs mocokit's step graph in float64 against PyTorch in float64, within
+// 1e-3, and checks that mocokit's float32 run stays closer to that exact
+// curve than PyTorch's float32 run does.
 func TestSeedPresetLossCurveMatchesPyTorch(t *testing.T) {
+	curve := readTorch(t, filepath.Join(reference(t), "imagenet", "curve.pt"))
+	want, torch32 := curve["losses64"].Data, curve["losses"].Data
+	go64 := seedCurve(t, curve, true)
+	go32 := seedCurve(t, curve, false)
+	for i := range want {
+		t.Logf("step %2d: PyTorch float64 %.6f float32 %.6f; mocokit float64 %.6f "+
+			"float32 %.6f", i+1, want[i], torch32[i], go64[i], go32[i])
+	}
+	d64, d32, torchD32 := maxAbs(go64, want), maxAbs(go32, want), maxAbs(torch32, want)
+	t.Logf("departure from PyTorch float64: mocokit float64 %.2g, mocokit float32 %.2g, "+
+		"PyTorch float32 %.2g", d64, d32, torchD32)
+	if d64 > 1e-3 {
+		t.Errorf("float64 loss curve departs from PyTorch's by %.2g (> 1e-3)", d64)
+	}
+	if d32 > torchD32 {
+		t.Errorf("float32 curve departs by %.2g, more than PyTorch's own float32 (%.2g)",
+			d32, torchD32)
+	}
+}
+
+// seedCurve runs the ten steps and returns their losses.
+func seedCurve(t *testing.T, curve map[string]*models.Tensor, float64s bool) []float32 {
+	t.Helper()
 	n, _ := parityNetwork(t, "imagenet", SGD{Momentum: 0.5})
-	curve := readTorch(t, filepath.Join(refDir, "imagenet", "curve.pt"))
+	if float64s {
+		for _, ts := range [][]*tensors.Tensor{n.params, n.stats, n.momentum} {
+			for i := range ts {
+				ts[i] = f64(ts[i])
+			}
+		}
+	}
 	per := 32 * 3 * 32 * 32
-	var worst, worst32 float64
-	for i, want := range curve["losses64"].Data {
-		b := Batch{Images: curve["x"].Data[i*per : (i+1)*per],
-			Labels: labels(&models.Tensor{Data: curve["y"].Data[i*32 : (i+1)*32]}),
-			Size:   32}
-		res, err := n.Step(b, 0.005)
+	var losses []float32
+	for i := range curve["losses64"].Data {
+		x := tensors.FromFlatDataAndDimensions(curve["x"].Data[i*per:(i+1)*per], 32, 3, 32, 32)
+		if float64s {
+			x = f64(x)
+		}
+		y := tensors.FromFlatDataAndDimensions(
+			labels(&models.Tensor{Data: curve["y"].Data[i*32 : (i+1)*32]}), 32)
+		args := appendTensors(nil, n.params, n.stats, n.momentum)
+		outs, err := n.stepExec.Exec(append(args, x, y, tensors.FromScalar(float32(0.005)))...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := []float32{float32(res.Loss)}
-		worst = max(worst, maxAbs(got, []float32{want}))
-		worst32 = max(worst32, maxAbs(got, curve["losses"].Data[i:i+1]))
-		t.Logf("step %2d: loss %.6f, PyTorch float64 %.6f, float32 %.6f", i+1, res.Loss,
-			want, curve["losses"].Data[i])
+		losses = append(losses, float32(tensorFloat(outs[0])))
+		rest := outs[2:]
+		n.params = append(n.params[:0], rest[:len(n.params)]...)
+		rest = rest[len(n.params):]
+		n.stats = append(n.stats[:0], rest[:len(n.stats)]...)
+		n.momentum = append(n.momentum[:0], rest[len(n.stats):]...)
 	}
-	t.Logf("max departure: %.2g from PyTorch float64, %.2g from PyTorch float32",
-		worst, worst32)
-	if worst > 1e-3 {
-		t.Errorf("loss curve departs from PyTorch's by %.2g (> 1e-3)", worst)
+	return losses
+}
+
+func f64(t *tensors.Tensor) *tensors.Tensor {
+	v := tensors.MustCopyFlatData[float32](t)
+	d := make([]float64, len(v))
+	for i := range v {
+		d[i] = float64(v[i])
 	}
+	return tensors.FromFlatDataAndDimensions(d, t.Shape().Dimensions...)
+}
+
+func tensorFloat(t *tensors.Tensor) float64 {
+	if v, err := tensors.CopyFlatData[float64](t); err == nil {
+		return v[0]
+	}
+	return float64(scalar(t))
 }

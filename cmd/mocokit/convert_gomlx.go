@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -10,7 +11,7 @@ import (
 )
 
 func pth2gomlxCommand() *cobra.Command {
-	var out, stem string
+	var out, stem, preset, classes string
 	var features bool
 	cmd := &cobra.Command{
 		Use:   "pth2gomlx IN.pth[.tar] -o CKPT_DIR",
@@ -22,8 +23,11 @@ that "train baseline --init", "train eval" and "export" take.`,
 			if out == "" {
 				return fmt.Errorf("name the checkpoint directory to write with -o")
 			}
-			rep, err := convert.PthToGoMLX(args[0], out,
-				convert.Options{Stem: models.Stem(stem), Features: features})
+			opt := convert.Options{Stem: models.Stem(stem), Features: features, Preset: preset}
+			if classes != "" {
+				opt.Classes = strings.Split(classes, ",")
+			}
+			rep, err := convert.PthToGoMLX(args[0], out, opt)
 			if err != nil {
 				return err
 			}
@@ -34,6 +38,10 @@ that "train baseline --init", "train eval" and "export" take.`,
 	cmd.Flags().StringVarP(&out, "output", "o", "", "checkpoint directory to create")
 	cmd.Flags().StringVar(&stem, "stem", "", "force the stem: imagenet or cifar")
 	cmd.Flags().BoolVar(&features, "features", false, "MoCo: keep the encoder without its fc")
+	cmd.Flags().StringVar(&preset, "preset", "", "preprocessing: cifar32 or upscale224 "+
+		"(as pth2onnx)")
+	cmd.Flags().StringVar(&classes, "classes", "", "comma-separated class names "+
+		"(default: CIFAR-10's)")
 	return cmd
 }
 
@@ -50,6 +58,9 @@ torch.load(OUT), strict=True) (for the CIFAR stem, first replace conv1 with a
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("name the .pth file to write with -o")
+			}
+			if err := checkOutsideInput(args[0], out); err != nil {
+				return err
 			}
 			cfg, err := convert.GoMLXToPth(args[0], out)
 			if err != nil {

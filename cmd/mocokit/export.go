@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,12 +26,15 @@ takes the file as it is. Give a run directory for its last checkpoint, or
 RUN/best for the best one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("name the ONNX file to write with -o")
+			}
+			if err := checkOutsideInput(args[0], out); err != nil {
+				return err
+			}
 			c, err := readCheckpointArg(args[0])
 			if err != nil {
 				return err
-			}
-			if out == "" {
-				return fmt.Errorf("name the ONNX file to write with -o")
 			}
 			meta := c.State.Metadata
 			if meta.Source == "" {
@@ -46,6 +50,40 @@ RUN/best for the best one.`,
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "ONNX file to write")
 	return cmd
+}
+
+// checkOutsideInput refuses an output path inside the checkpoint or run
+// directory being read, which would overwrite part of it.
+func checkOutsideInput(in, out string) error {
+	dirs := []string{in}
+	if dir, err := train.ResolveCheckpoint(in); err == nil {
+		dirs = append(dirs, dir)
+	}
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		for _, p := range []string{d, realPath(d)} {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				continue
+			}
+			if rel, err := filepath.Rel(abs, absOut); err == nil &&
+				!strings.HasPrefix(rel, "..") {
+				return fmt.Errorf("output %s is inside %s, which is being read; write "+
+					"it elsewhere", out, in)
+			}
+		}
+	}
+	return nil
+}
+
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
 }
 
 func readCheckpointArg(path string) (*train.Checkpoint, error) {

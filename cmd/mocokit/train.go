@@ -79,6 +79,8 @@ func addOptionFlags(f *pflag.FlagSet, o *train.Options) {
 		"stop after an epoch whose training accuracy (%) exceeds this")
 	f.IntVar(&o.StepsPerEpoch, "steps-per-epoch", 0, "cap on steps per epoch (0: all)")
 	f.IntVar(&o.TestImages, "test-images", 0, "evaluate on this many test images (0: all)")
+	f.IntVar(&o.Size, "size", 0, "input side; images of other sizes are resized (shorter "+
+		"side) and centre-cropped to it (default: the preset's, 32 for baseline)")
 }
 
 // options starts from the preset and applies the flags the user gave.
@@ -121,6 +123,8 @@ func applyFlag(o, given *train.Options, name string) {
 		o.StepsPerEpoch = given.StepsPerEpoch
 	case "test-images":
 		o.TestImages = given.TestImages
+	case "size":
+		o.Size = given.Size
 	}
 }
 
@@ -133,17 +137,22 @@ func runBaseline(cmd *cobra.Command, rf *runFlags) error {
 		return fmt.Errorf("--data is required: a CIFAR-10 directory (cifar-10-batches-py " +
 			"or -bin), or a tar or directory of train/ and test/ class folders")
 	}
+	if err := checkResumeFlags(cmd.Flags(), rf.resume); err != nil {
+		return err
+	}
+	if rf.resume && rf.init != "" {
+		return fmt.Errorf("--resume continues a run; --init starts one: give one of them")
+	}
 	run, err := newRun(rf, o)
 	if err != nil {
 		return err
 	}
 	switch {
-	case rf.resume && rf.init != "":
-		return fmt.Errorf("--resume continues a run; --init starts one: give one of them")
 	case rf.resume:
+		run.ResumeEpochs = resumeEpochs(cmd.Flags(), rf.o.Epochs)
 		err = run.Resume(rf.out)
 	case rf.init != "":
-		err = startFrom(run, rf.init)
+		err = startFrom(run, rf.init, cmd.Flags().Changed("stem"))
 	default:
 		err = run.Start(nil)
 	}
@@ -190,14 +199,22 @@ func loadData(data, testData string) (trainSet, testSet *dataset.Dataset, err er
 	return trainSet, testSet, nil
 }
 
-func startFrom(run *train.Run, ckpt string) error {
+func startFrom(run *train.Run, ckpt string, stemGiven bool) error {
 	dir, err := train.ResolveCheckpoint(ckpt)
 	if err != nil {
+		if st, statErr := os.Stat(ckpt); statErr == nil && !st.IsDir() {
+			return fmt.Errorf("--init takes a GoMLX checkpoint; convert %s first with "+
+				"`mocokit convert pth2gomlx %s -o DIR`", ckpt, ckpt)
+		}
 		return err
 	}
 	c, err := train.ReadCheckpoint(dir)
 	if err != nil {
 		return err
+	}
+	if stem := c.State.Config.Stem; stemGiven && run.Options.Stem != stem {
+		return fmt.Errorf("--stem %s, but the weights of %s have the %s stem", run.Options.Stem,
+			ckpt, stem)
 	}
 	run.Options.Stem = c.State.Config.Stem
 	return run.Start(c.Weights)

@@ -42,7 +42,6 @@ checkpoint_0199.pth.tar. At the end it checks that the encoder did not move.`,
 	f.IntVar(&rf.keep, "keep", 3, "epoch checkpoints to keep besides the best (0: all)")
 	f.IntVar(&rf.workers, "workers", 0, "data loading workers (0: one per core)")
 	addOptionFlags(f, &rf.o)
-	f.IntVar(&rf.o.Size, "size", 0, "input side (default: the preset's)")
 	return cmd
 }
 
@@ -68,8 +67,8 @@ func runLincls(cmd *cobra.Command, rf *runFlags, pretrained string) error {
 		}
 	}
 	cmd.Flags().Visit(func(fl *pflag.Flag) { applyFlag(&o, &rf.o, fl.Name) })
-	if cmd.Flags().Changed("size") {
-		o.Size = rf.o.Size
+	if err := checkResumeFlags(cmd.Flags(), rf.resume); err != nil {
+		return err
 	}
 	if rf.data == "" {
 		return fmt.Errorf("--data is required (see train baseline --help)")
@@ -80,6 +79,7 @@ func runLincls(cmd *cobra.Command, rf *runFlags, pretrained string) error {
 	}
 	run.Probe = true
 	if rf.resume {
+		run.ResumeEpochs = resumeEpochs(cmd.Flags(), rf.o.Epochs)
 		err = run.Resume(rf.out)
 	} else {
 		err = run.Start(enc)
@@ -117,7 +117,9 @@ func loadEncoder(path string) (models.Weights, models.Stem, models.Metadata, err
 	if err != nil {
 		return nil, "", models.Metadata{}, err
 	}
-	plan, err := convert.MakePlan(ck, convert.Options{Features: true,
+	// A MoCo checkpoint's encoder is its query encoder without the
+	// projection; any other file's fc is dropped by the probe itself.
+	plan, err := convert.MakePlan(ck, convert.Options{Features: ck.Kind == convert.KindMoCo,
 		Source: filepath.Base(path)})
 	if err != nil {
 		return nil, "", models.Metadata{}, fmt.Errorf("%s: %w", path, err)

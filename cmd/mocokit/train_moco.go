@@ -109,6 +109,9 @@ func runMoCo(cmd *cobra.Command, mf *mocoFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := checkResumeFlags(cmd.Flags(), mf.resume); err != nil {
+		return err
+	}
 	if mf.data == "" {
 		return fmt.Errorf("--data is required (see train baseline --help)")
 	}
@@ -126,6 +129,7 @@ func runMoCo(cmd *cobra.Command, mf *mocoFlags) error {
 		Backend: b, Keep: mf.keep, Workers: mf.workers, Log: slog.Default(),
 		Status: os.Stderr, SavePth: mf.savePth}
 	if mf.resume {
+		run.ResumeEpochs = resumeEpochs(cmd.Flags(), mf.o.Epochs)
 		err = run.Resume(mf.out)
 	} else {
 		err = run.Start(nil)

@@ -54,7 +54,7 @@ func TestTrainResumeExportAndBack(t *testing.T) {
 	if err != nil || !strings.Contains(msg, "trained 1 epochs (2 steps)") {
 		t.Fatalf("train: %v\n%s", err, msg)
 	}
-	msg, err = run(append(common, "--epochs", "2", "--resume")...)
+	msg, err = run("train", "baseline", "--data", data, "-o", out, "--epochs", "2", "--resume")
 	if err != nil || !strings.Contains(msg, "trained 2 epochs (4 steps)") {
 		t.Fatalf("resume: %v\n%s", err, msg)
 	}
@@ -93,9 +93,14 @@ func TestTrainRefusesBadInput(t *testing.T) {
 		{[]string{"train", "baseline", "--data", data, "--resume", "-o", empty},
 			"neither a checkpoint"},
 		{[]string{"train", "baseline", "--data", filepath.Join(empty, "none")}, "no such file"},
-		{[]string{"export", empty, "-o", filepath.Join(empty, "m.onnx")}, "neither a checkpoint"},
-		{[]string{"convert", "gomlx2pth", empty, "-o", filepath.Join(empty, "m.pth")},
+		{[]string{"export", data, "-o", filepath.Join(empty, "m.onnx")}, "neither a checkpoint"},
+		{[]string{"convert", "gomlx2pth", data, "-o", filepath.Join(empty, "m.pth")},
 			"neither a checkpoint"},
+		{[]string{"train", "baseline", "--data", data, "--resume", "--lr", "0.1", "-o", empty},
+			"only --epochs may change"},
+		{[]string{"train", "moco", "--data", data, "--batch-size", "0"}, "batch size"},
+		{[]string{"train", "moco", "--data", data, "--batch-size", "8", "--bn-splits", "8",
+			"--moco-k", "64"}, "at least 2"},
 	}
 	for _, c := range cases {
 		_, err := run(c.args...)
@@ -105,5 +110,35 @@ func TestTrainRefusesBadInput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
 		t.Errorf("refused commands left %d files behind", len(entries))
+	}
+}
+
+// TestRunRefusesToOverwriteItsInput checks that export and gomlx2pth refuse
+// to write inside the run they read, and that a new run refuses a
+// directory holding one.
+func TestRunRefusesToOverwriteItsInput(t *testing.T) {
+	data := writeFolderDataset(t, 2)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "baseline", "--data", data, "--preset", "seed",
+		"--batch-size", "4", "--steps-per-epoch", "1", "--epochs", "1", "-o", out}
+	if msg, err := run(args...); err != nil {
+		t.Fatalf("train: %v\n%s", err, msg)
+	}
+	state := filepath.Join(out, "last", "mocokit.json")
+	before, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{
+		{"export", out, "-o", state},
+		{"convert", "gomlx2pth", out, "-o", filepath.Join(out, "record.json")},
+		args,
+	} {
+		if _, err := run(c...); err == nil {
+			t.Errorf("%v succeeded", c)
+		}
+	}
+	if after, _ := os.ReadFile(state); string(after) != string(before) {
+		t.Error("the checkpoint's mocokit.json changed")
 	}
 }
