@@ -160,7 +160,7 @@ func (r *Run) setup(w, momentum models.Weights) error {
 	r.sampler, err = loader.New(r.TrainSet, loader.Config{BatchSize: o.BatchSize,
 		Shuffle: true, Seed: o.Seed, Views: 1,
 		Transform: then(resizeTo(size, r.TrainSet), trainTransform(o.Augment, size)),
-		Mean: o.Mean, Std: o.Std, Size: size, Workers: r.Workers})
+		Mean:      o.Mean, Std: o.Std, Size: size, Workers: r.Workers})
 	if err != nil {
 		return fmt.Errorf("train: training data: %w", err)
 	}

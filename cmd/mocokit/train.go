@@ -54,7 +54,7 @@ run from its last checkpoint, step for step as if never stopped.`,
 	f.BoolVar(&rf.resume, "resume", false, "continue the run in --out from its last "+
 		"checkpoint, with the options it was started with (--epochs may extend it)")
 	f.StringVar(&rf.init, "init", "", "start from the weights of this GoMLX checkpoint "+
-		"(for example one written by `convert pth2gomlx`)")
+		"(for example one written by \"convert pth2gomlx\")")
 	f.StringVar(&rf.backend, "backend", "", "GoMLX backend: go, xla[:PLUGIN] "+
 		"(default: $GOMLX_BACKEND, else xla when a PJRT plugin is found, else go)")
 	f.IntVar(&rf.keep, "keep", 3, "epoch checkpoints to keep besides the best (0: all)")
