@@ -115,8 +115,8 @@ func (o MoCoOptions) Validate() error {
 	if o.Symmetric {
 		keys *= 2
 	}
-	check(keys > 0 && (o.K < keys || o.K%keys != 0), "moco-k %d: want a multiple of the %d keys a step "+
-		"enqueues (main_moco.py asserts K %% batch size == 0)", o.K, keys)
+	check(keys > 0 && (o.K < keys || o.K%keys != 0), "moco-k %d: want a multiple of the "+
+		"%d keys a step enqueues (main_moco.py asserts K %% batch size == 0)", o.K, keys)
 	check(o.BNSplits > 0 && o.BatchSize%o.BNSplits != 0,
 		"batch size %d does not split into %d batch-norm groups", o.BatchSize, o.BNSplits)
 	check(o.BNSplits > 0 && o.BatchSize > 0 && o.BatchSize/o.BNSplits < 2,
