@@ -23,21 +23,30 @@ func PthToONNX(in, out string, opt Options) (*Report, error) {
 	if err := checkOutput(in, out); err != nil {
 		return nil, err
 	}
-	ck, err := Load(in)
+	ck, plan, err := loadPlan(in, opt)
 	if err != nil {
 		return nil, err
+	}
+	if err := export.WriteFile(out, plan.Config, plan.Weights, plan.Meta); err != nil {
+		return nil, err
+	}
+	return &Report{In: in, Out: out, Checkpoint: ck, Plan: plan}, nil
+}
+
+// loadPlan reads the PyTorch file in and plans its network.
+func loadPlan(in string, opt Options) (*Checkpoint, *Plan, error) {
+	ck, err := Load(in)
+	if err != nil {
+		return nil, nil, err
 	}
 	if opt.Source == "" {
 		opt.Source = filepath.Base(in)
 	}
 	plan, err := MakePlan(ck, opt)
 	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", in, ck.Kind, err)
+		return nil, nil, fmt.Errorf("%s (%s): %w", in, ck.Kind, err)
 	}
-	if err := export.WriteFile(out, plan.Config, plan.Weights, plan.Meta); err != nil {
-		return nil, err
-	}
-	return &Report{In: in, Out: out, Checkpoint: ck, Plan: plan}, nil
+	return ck, plan, nil
 }
 
 // checkOutput refuses an output path that would overwrite the input or is

@@ -3,7 +3,6 @@ package convert
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/mocokit/mocokit/convert/torchfile"
 	"github.com/mocokit/mocokit/models"
@@ -17,16 +16,9 @@ func PthToGoMLX(in, out string, opt Options) (*Report, error) {
 	if _, err := os.Stat(out); err == nil {
 		return nil, fmt.Errorf("output %s exists; name a new checkpoint directory", out)
 	}
-	ck, err := Load(in)
+	ck, plan, err := loadPlan(in, opt)
 	if err != nil {
 		return nil, err
-	}
-	if opt.Source == "" {
-		opt.Source = filepath.Base(in)
-	}
-	plan, err := MakePlan(ck, opt)
-	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", in, ck.Kind, err)
 	}
 	st := train.State{Kind: train.KindImported, Config: plan.Config, Metadata: plan.Meta}
 	c := &train.Checkpoint{State: st, Weights: plan.Weights}

@@ -72,28 +72,17 @@ func (r *MoCoRun) Start(w models.Weights) error {
 
 // Resume continues the MoCo run whose checkpoint is at dir.
 func (r *MoCoRun) Resume(dir string) error {
-	dir, err := ResolveCheckpoint(dir)
+	c, rec, err := openResume(dir, r.Out, KindMoCo, &r.Options, r.Log)
 	if err != nil {
 		return err
 	}
-	c, err := ReadCheckpoint(dir)
-	if err != nil {
-		return err
-	}
-	if c.State.Kind != KindMoCo || c.Key == nil || c.Queue == nil {
-		return fmt.Errorf("train: %s is not a MoCo checkpoint (kind %q)", dir, c.State.Kind)
-	}
-	if err := json.Unmarshal(c.State.Options, &r.Options); err != nil {
-		return fmt.Errorf("train: options in %s: %w", dir, err)
+	if c.Key == nil || c.Queue == nil {
+		return fmt.Errorf("train: %s lacks MoCo's key encoder or queue", dir)
 	}
 	if r.ResumeEpochs > 0 {
 		r.Options.Epochs = r.ResumeEpochs
 	}
-	r.state = c.State
-	if r.rec, err = record.ReadJSON(filepath.Join(r.Out, RecordFile)); err != nil {
-		return fmt.Errorf("train: resuming needs the run's record: %w", err)
-	}
-	r.rec.Truncate(c.State.Epoch)
+	r.state, r.rec = c.State, rec
 	m, err := NewMoCo(r.Backend, c.State.Config, c.Weights, r.Options.MoCo(), r.sgd(),
 		c.Queue, r.Options.Seed)
 	if err != nil {
@@ -108,7 +97,6 @@ func (r *MoCoRun) Resume(dir string) error {
 	m.SetQueuePtr(c.State.QueuePtr)
 	m.steps = c.State.Step
 	r.moco = m
-	r.Log.Info("resuming", "checkpoint", dir, "epoch", c.State.Epoch, "step", c.State.Step)
 	return r.setup()
 }
 
@@ -231,10 +219,7 @@ func (r *MoCoRun) finishEpoch(e record.Epoch) error {
 			return err
 		}
 	}
-	if err := r.rec.WriteJSON(filepath.Join(r.Out, RecordFile)); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	return r.rec.Plot(filepath.Join(r.Out, PlotFile))
+	return writeRecord(r.Out, r.rec)
 }
 
 func (r *MoCoRun) checkpoint() (*Checkpoint, error) {

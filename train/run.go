@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -87,32 +86,17 @@ func (r *Run) Start(w models.Weights) error {
 // Resume continues the run whose checkpoint is at dir (or a run directory's
 // last checkpoint), with the options it was started with.
 func (r *Run) Resume(dir string) error {
-	dir, err := ResolveCheckpoint(dir)
+	c, rec, err := openResume(dir, r.Out, r.kind(), &r.Options, r.Log)
 	if err != nil {
 		return err
-	}
-	c, err := ReadCheckpoint(dir)
-	if err != nil {
-		return err
-	}
-	if want := r.kind(); c.State.Kind != want {
-		return fmt.Errorf("train: %s is a %q checkpoint, not a %s one", dir, c.State.Kind, want)
 	}
 	if err := sameClasses(c, r.TrainSet.Classes); err != nil {
 		return fmt.Errorf("train: resuming %s: %w", dir, err)
 	}
-	if err := json.Unmarshal(c.State.Options, &r.Options); err != nil {
-		return fmt.Errorf("train: options in %s: %w", dir, err)
-	}
 	if r.ResumeEpochs > 0 {
 		r.Options.Epochs = r.ResumeEpochs
 	}
-	r.state = c.State
-	if r.rec, err = record.ReadJSON(filepath.Join(r.Out, RecordFile)); err != nil {
-		return fmt.Errorf("train: resuming needs the run's record: %w", err)
-	}
-	r.rec.Truncate(c.State.Epoch)
-	r.Log.Info("resuming", "checkpoint", dir, "epoch", c.State.Epoch, "step", c.State.Step)
+	r.state, r.rec = c.State, rec
 	return r.setup(c.Weights, c.Momentum)
 }
 
@@ -313,13 +297,7 @@ func (r *Run) finishEpoch(e record.Epoch) error {
 	if err := r.checkpoint(isBest); err != nil {
 		return err
 	}
-	if err := r.rec.WriteJSON(filepath.Join(r.Out, RecordFile)); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if err := r.rec.Plot(filepath.Join(r.Out, PlotFile)); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	return nil
+	return writeRecord(r.Out, r.rec)
 }
 
 func (r *Run) checkpoint(isBest bool) error {

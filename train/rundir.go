@@ -1,11 +1,15 @@
 package train
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+
+	"github.com/mocokit/mocokit/train/record"
 )
 
 // A run directory holds one checkpoint directory per kept epoch
@@ -125,6 +129,47 @@ func sameClasses(c *Checkpoint, classes []string) error {
 	}
 	if !slices.Equal(want, classes) {
 		return fmt.Errorf("the checkpoint's classes are %v, the dataset's %v", want, classes)
+	}
+	return nil
+}
+
+// openResume reads the checkpoint a resumed run continues from (a
+// checkpoint directory, or a run directory's last), checks its kind,
+// decodes the options the run started with into opts, and reads the run's
+// record cut back to the checkpoint's epoch.
+func openResume(dir, out, kind string, opts any, log *slog.Logger) (*Checkpoint,
+	*record.Record, error) {
+	dir, err := ResolveCheckpoint(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := ReadCheckpoint(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.State.Kind != kind {
+		return nil, nil, fmt.Errorf("train: %s is a %q checkpoint, not a %s one", dir,
+			c.State.Kind, kind)
+	}
+	if err := json.Unmarshal(c.State.Options, opts); err != nil {
+		return nil, nil, fmt.Errorf("train: options in %s: %w", dir, err)
+	}
+	rec, err := record.ReadJSON(filepath.Join(out, RecordFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: resuming needs the run's record: %w", err)
+	}
+	rec.Truncate(c.State.Epoch)
+	log.Info("resuming", "checkpoint", dir, "epoch", c.State.Epoch, "step", c.State.Step)
+	return c, rec, nil
+}
+
+// writeRecord writes a run's record and its curves after an epoch.
+func writeRecord(out string, rec *record.Record) error {
+	if err := rec.WriteJSON(filepath.Join(out, RecordFile)); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := rec.Plot(filepath.Join(out, PlotFile)); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	return nil
 }

@@ -22,11 +22,31 @@ func trainCommand() *cobra.Command {
 	return cmd
 }
 
+// runPlace holds the flags every training command shares: where the data
+// and the run directory are, the recipe's name, and how to run it.
+type runPlace struct {
+	data, testData, out, preset, backend string
+	resume                               bool
+	keep, workers                        int
+}
+
+func (p *runPlace) addFlags(f *pflag.FlagSet, out, presets, dataHelp string) {
+	f.StringVar(&p.data, "data", "", dataHelp)
+	f.StringVar(&p.testData, "test-data", "", "test set, if not the test split of --data")
+	f.StringVarP(&p.out, "out", "o", out, "run directory")
+	f.StringVar(&p.preset, "preset", "default", "recipe: "+presets)
+	f.StringVar(&p.backend, "backend", "", "GoMLX backend: go, xla[:PLUGIN] "+
+		"(default: $GOMLX_BACKEND, else xla when a PJRT plugin is found, else go)")
+	f.BoolVar(&p.resume, "resume", false, "continue the run in --out from its last "+
+		"checkpoint, with the options it was started with (only --epochs may change)")
+	f.IntVar(&p.keep, "keep", 3, "epoch checkpoints to keep besides the best (0: all)")
+	f.IntVar(&p.workers, "workers", 0, "data loading workers (0: one per core)")
+}
+
 type runFlags struct {
-	data, testData, out, preset, init, backend string
-	resume                                     bool
-	keep, workers                              int
-	o                                          train.Options
+	runPlace
+	init string
+	o    train.Options
 }
 
 func baselineCommand() *cobra.Command {
@@ -45,20 +65,11 @@ run from its last checkpoint, step for step as if never stopped.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&rf.data, "data", "", "dataset: cifar-10-batches-py or -bin directory, "+
-		"a tar or directory of train/ and test/ class folders (required)")
-	f.StringVar(&rf.testData, "test-data", "", "test set, if not the test split of --data")
-	f.StringVarP(&rf.out, "out", "o", "runs/baseline", "run directory")
-	f.StringVar(&rf.preset, "preset", "default", fmt.Sprintf("recipe: %v",
-		train.PresetNames()))
-	f.BoolVar(&rf.resume, "resume", false, "continue the run in --out from its last "+
-		"checkpoint, with the options it was started with (--epochs may extend it)")
+	rf.addFlags(f, "runs/baseline", fmt.Sprint(train.PresetNames()), "dataset: "+
+		"cifar-10-batches-py or -bin directory, a tar or directory of train/ and test/ "+
+		"class folders (required)")
 	f.StringVar(&rf.init, "init", "", "start from the weights of this GoMLX checkpoint "+
 		"(for example one written by \"convert pth2gomlx\")")
-	f.StringVar(&rf.backend, "backend", "", "GoMLX backend: go, xla[:PLUGIN] "+
-		"(default: $GOMLX_BACKEND, else xla when a PJRT plugin is found, else go)")
-	f.IntVar(&rf.keep, "keep", 3, "epoch checkpoints to keep besides the best (0: all)")
-	f.IntVar(&rf.workers, "workers", 0, "data loading workers (0: one per core)")
 	addOptionFlags(f, &rf.o)
 	return cmd
 }

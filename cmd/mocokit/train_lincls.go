@@ -15,7 +15,7 @@ import (
 )
 
 func linclsCommand() *cobra.Command {
-	rf := &runFlags{preset: "default"}
+	rf := &runFlags{}
 	var pretrained string
 	cmd := &cobra.Command{
 		Use:   "lincls --pretrained CKPT --data PATH [--preset default|seed] [flags]",
@@ -33,14 +33,8 @@ checkpoint_0199.pth.tar. At the end it checks that the encoder did not move.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&pretrained, "pretrained", "", "MoCo checkpoint (required)")
-	f.StringVar(&rf.data, "data", "", "labelled dataset (see train baseline); required")
-	f.StringVar(&rf.testData, "test-data", "", "test set, if not the test split of --data")
-	f.StringVarP(&rf.out, "out", "o", "runs/lincls", "run directory")
-	f.StringVar(&rf.preset, "preset", "default", "recipe: default (32x32) or seed (224x224)")
-	f.StringVar(&rf.backend, "backend", "", "GoMLX backend (see train baseline)")
-	f.BoolVar(&rf.resume, "resume", false, "continue the run in --out")
-	f.IntVar(&rf.keep, "keep", 3, "epoch checkpoints to keep besides the best (0: all)")
-	f.IntVar(&rf.workers, "workers", 0, "data loading workers (0: one per core)")
+	rf.addFlags(f, "runs/lincls", "default (32x32) or seed (224x224)",
+		"labelled dataset (see train baseline); required")
 	addOptionFlags(f, &rf.o)
 	return cmd
 }

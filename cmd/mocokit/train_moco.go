@@ -13,10 +13,9 @@ import (
 )
 
 type mocoFlags struct {
-	data, testData, out, preset, backend string
-	resume, savePth                      bool
-	keep, workers                        int
-	o                                    train.MoCoOptions
+	runPlace
+	savePth bool
+	o       train.MoCoOptions
 }
 
 func mocoCommand() *cobra.Command {
@@ -33,15 +32,9 @@ weighted kNN monitor on the test set (the labels serve only the monitor).
 		RunE: func(cmd *cobra.Command, _ []string) error { return runMoCo(cmd, mf) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&mf.data, "data", "", "dataset (see train baseline); required")
-	f.StringVar(&mf.testData, "test-data", "", "test set for the kNN monitor")
-	f.StringVarP(&mf.out, "out", "o", "runs/moco", "run directory")
-	f.StringVar(&mf.preset, "preset", "default", "recipe: default or seed")
-	f.StringVar(&mf.backend, "backend", "", "GoMLX backend (see train baseline)")
-	f.BoolVar(&mf.resume, "resume", false, "continue the run in --out")
+	mf.addFlags(f, "runs/moco", "default or seed",
+		"dataset (see train baseline; its test split feeds the kNN monitor); required")
 	f.BoolVar(&mf.savePth, "save-pth", false, "also write main_moco.py's .pth.tar checkpoints")
-	f.IntVar(&mf.keep, "keep", 3, "epoch checkpoints to keep besides the best (0: all)")
-	f.IntVar(&mf.workers, "workers", 0, "data loading workers (0: one per core)")
 	addMoCoFlags(f, &mf.o)
 	return cmd
 }
