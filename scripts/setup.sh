@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what mocokit needs on a Debian machine, skipping what is present:
-#   scripts/setup.sh          the onnxruntime library and the Go modules
+#   scripts/setup.sh          the onnxruntime library, OpenBLAS and the Go modules
 #   scripts/setup.sh --test   the same, plus PyTorch and ONNX for the tests
 # The onnxruntime CPU library comes from the npm package onnxruntime-node,
 # which ships it prebuilt; its sha256 is checked before it is installed in
@@ -54,6 +54,9 @@ install_ort() {
 
 command -v go >/dev/null || { log "Go 1.26 or newer is required"; exit 1; }
 command -v gcc >/dev/null || apt_install gcc libc6-dev
+# OpenBLAS runs training's matrix multiplications (train/backend/blas opens
+# it at run time; without it they run in pure Go, many times slower).
+apt_install libopenblas0
 install_ort
 go mod download
 if [ "${1:-}" = "--test" ]; then

@@ -73,7 +73,7 @@ func TestMoCoStepMatchesPyTorch(t *testing.T) {
 			in := readTorch(t, filepath.Join(dir, "inputs.pt"))
 			ref := readTorch(t, filepath.Join(dir, "ref.pt"))
 			mc := MoCoConfig{K: c.k, M: 0.99, T: 0.07, BNSplits: c.splits, Symmetric: c.symmetric}
-			m, err := newMoCo(testBackend(t), cfg, readTorch(t, filepath.Join(dir, "init.pt")),
+			m, err := newMoCo(parityBackend(t), cfg, readTorch(t, filepath.Join(dir, "init.pt")),
 				mc, SGD{Momentum: 0.9, WeightDecay: 1e-4}, in["queue"], 0, true)
 			if err != nil {
 				t.Fatal(err)

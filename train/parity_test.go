@@ -2,6 +2,8 @@ package train
 
 import (
 	"math"
+
+	"github.com/gomlx/gomlx/backends"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,9 +114,16 @@ func maxAbs(a, b []float32) float64 {
 
 func parityNetwork(t *testing.T, stem string, opt SGD) (*Network, map[string]*models.Tensor) {
 	t.Helper()
+	return parityNetworkOn(t, parityBackend(t), stem, opt)
+}
+
+// parityNetworkOn builds the parity network of stem on backend b.
+func parityNetworkOn(t *testing.T, b backends.Backend, stem string, opt SGD) (
+	*Network, map[string]*models.Tensor) {
+	t.Helper()
 	dir := filepath.Join(reference(t), stem)
 	cfg := models.ResNet18(stems[stem], 10)
-	n, err := NewNetwork(testBackend(t), cfg, models.Weights(readTorch(t, filepath.Join(dir,
+	n, err := NewNetwork(b, cfg, models.Weights(readTorch(t, filepath.Join(dir,
 		"init.pt"))), opt)
 	if err != nil {
 		t.Fatal(err)

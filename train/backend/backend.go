@@ -5,9 +5,12 @@
 // (the gradient of a convolution), SelectAndScatterMax (the gradient of max
 // pooling) and the BatchNorm ops. The "go" backend here wraps simplego and
 // builds each missing op from ops simplego does implement, following the
-// XLA operation semantics that backends.StandardOps documents. It also
-// replaces simplego's single-threaded convolution loop by im2col and one
-// matrix multiplication, which simplego runs on all cores.
+// XLA operation semantics that backends.StandardOps documents. Where
+// OpenBLAS can be loaded (package blas), the graph is recorded and cut at
+// every matrix multiplication and convolution: simplego compiles and runs
+// the parts in between, and the cuts run natively, as GEMM calls and as
+// im2col followed by GEMM (recorder.go, split.go). Otherwise convolutions
+// are composed as im2col and one simplego matrix multiplication.
 //
 // The "xla" backend is GoMLX's own, driven by a PJRT plugin found on this
 // machine (a CUDA plugin on a GPU host); plugins are never downloaded.
@@ -33,7 +36,9 @@ const (
 // else auto: xla when a plugin is available, else "go". Error messages name
 // what was asked and what is available.
 //
-// "go" takes options after a colon, separated by commas: "conv=im2col" (the
+// "go" takes options after a colon, separated by commas: "gemm=openblas"
+// (fail unless OpenBLAS loads) or "gemm=go" (simplego's own matrix
+// multiply; the default is OpenBLAS when it loads), "conv=im2col" (the
 // default) or "conv=direct" (simplego's own convolution loop), and
 // simplego's own options ("parallelism=N", "ops_parallel",
 // "ops_sequential", "dotgeneral_small", "dotgeneral_large").

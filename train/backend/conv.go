@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/shapeinference"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -46,6 +47,10 @@ func (b *builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 	if !c.in.DType.IsFloat() {
 		return b.Builder.ConvGeneral(input, kernel, axes, strides, paddings,
 			inputDilations, kernelDilations, channelGroupCount, batchGroupCount)
+	}
+	if r, ok := b.Builder.(*recorder); ok && (c.in.DType == dtypes.Float32 ||
+		c.in.DType == dtypes.Float64) && c.kernel.DType == c.in.DType {
+		return r.convolve(input, kernel, c)
 	}
 	out, err := c.im2col(input, kernel)
 	if err != nil {

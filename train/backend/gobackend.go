@@ -2,11 +2,14 @@ package backend
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+
+	"github.com/mocokit/mocokit/train/backend/blas"
 )
 
 // goBackend is simplego with the ops it lacks for training. Everything not
@@ -17,6 +20,10 @@ type goBackend struct {
 
 	// im2col selects the im2col convolution over simplego's loop.
 	im2col bool
+
+	// gemm runs the matrix multiplications when set; nil leaves them to
+	// simplego.
+	gemm gemm
 
 	// options is the simplego configuration used, for Description.
 	options string
@@ -36,6 +43,7 @@ var suppliedOps = []backends.OpType{
 // newGo builds the wrapped simplego backend from the options after "go:".
 func newGo(config string) (backends.Backend, error) {
 	im2col := true
+	gemmName := "auto"
 	var simpleOpts []string
 	opsModeSet := false
 	for _, opt := range strings.Split(config, ",") {
@@ -47,6 +55,10 @@ func newGo(config string) (backends.Backend, error) {
 			im2col = false
 		case strings.HasPrefix(opt, "conv="):
 			return nil, fmt.Errorf("backend: go: unknown %q: conv=im2col or conv=direct", opt)
+		case opt == "gemm=openblas" || opt == "gemm=go":
+			gemmName = strings.TrimPrefix(opt, "gemm=")
+		case strings.HasPrefix(opt, "gemm="):
+			return nil, fmt.Errorf("backend: go: unknown %q: gemm=openblas or gemm=go", opt)
 		default:
 			opsModeSet = opsModeSet || opt == "ops_parallel" || opt == "ops_sequential"
 			simpleOpts = append(simpleOpts, opt)
@@ -69,7 +81,30 @@ func newGo(config string) (backends.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend: go: %w", err)
 	}
-	return &goBackend{Backend: inner, im2col: im2col, options: options}, nil
+	g, err := loadGemm(gemmName)
+	if err != nil {
+		inner.Finalize()
+		return nil, err
+	}
+	return &goBackend{Backend: inner, im2col: im2col, gemm: g, options: options}, nil
+}
+
+// loadGemm opens OpenBLAS for "openblas" (an error if it cannot) and for
+// "auto" (simplego's own matrix multiply, with a log line, if it cannot).
+func loadGemm(name string) (gemm, error) {
+	if name == "go" {
+		return nil, nil
+	}
+	lib, err := blas.Load()
+	if err == nil {
+		return lib, nil
+	}
+	if name == "openblas" {
+		return nil, fmt.Errorf("backend: go: gemm=openblas: %w", err)
+	}
+	slog.Info("OpenBLAS not loaded: matrix multiplications run in pure Go, "+
+		"many times slower (scripts/setup.sh installs libopenblas0)", "error", err)
+	return nil, nil
 }
 
 func hasParallelism(opts []string) bool {
@@ -93,8 +128,12 @@ func (b *goBackend) Description() string {
 	if !b.im2col {
 		conv = "direct"
 	}
-	return fmt.Sprintf("SimpleGo with training ops, conv=%s, %s, %d CPUs",
-		conv, b.options, runtime.GOMAXPROCS(0))
+	gemm := "simplego"
+	if b.gemm != nil {
+		gemm = b.gemm.Describe()
+	}
+	return fmt.Sprintf("SimpleGo with training ops, conv=%s, %s, %d CPUs, gemm: %s",
+		conv, b.options, runtime.GOMAXPROCS(0), gemm)
 }
 
 // Capabilities adds the supplied ops to simplego's.
@@ -108,5 +147,8 @@ func (b *goBackend) Capabilities() backends.Capabilities {
 
 // Builder returns a builder whose missing ops are composed from simplego's.
 func (b *goBackend) Builder(name string) backends.Builder {
+	if b.gemm != nil {
+		return &builder{Builder: newRecorder(b.Backend, name, b.gemm), im2col: b.im2col}
+	}
 	return &builder{Builder: b.Backend.Builder(name), im2col: b.im2col}
 }

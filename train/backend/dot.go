@@ -1,0 +1,158 @@
+package backend
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// gemm is a BLAS library's matrix multiply: row-major
+// C = alpha*op(A)*op(B) + beta*C.
+type gemm interface {
+	Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+		b []float32, ldb int, beta float32, c []float32, ldc int) error
+	Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int,
+		b []float64, ldb int, beta float64, c []float64, ldc int) error
+	Describe() string
+}
+
+// dotPlan is a DotGeneral as a loop of GEMM calls: for each of batch
+// matrices, [M, K] (or [K, M] when transA) times [K, N] (or [N, K] when
+// transB), written to [M, N]. The output of DotGeneral is laid out
+// [batch..., lhs free axes..., rhs free axes...], which is exactly that.
+type dotPlan struct {
+	dtype          dtypes.DType
+	batch, m, n, k int
+	transA, transB bool
+}
+
+// planDot returns the GEMM form of a DotGeneral, or nil when it has none:
+// batch axes leading on both sides in the same order, and the contracting
+// axes one run, in increasing order, right after the batch axes or at the
+// end, on each side.
+func planDot(lhs, rhs shapes.Shape, lc, lb, rc, rb []int) *dotPlan {
+	dtype := lhs.DType
+	if rhs.DType != dtype || (dtype != dtypes.Float32 && dtype != dtypes.Float64) {
+		return nil
+	}
+	nb := len(lb)
+	if len(rb) != nb || !isRun(lb, 0) || !isRun(rb, 0) || len(lc) != len(rc) {
+		return nil
+	}
+	lFirst, okL := contractingAt(lhs.Rank(), nb, lc)
+	rFirst, okR := contractingAt(rhs.Rank(), nb, rc)
+	if !okL || !okR {
+		return nil
+	}
+	p := &dotPlan{dtype: dtype, batch: product(lhs.Dimensions[:nb])}
+	p.k = 1
+	for _, a := range lc {
+		p.k *= lhs.Dimensions[a]
+	}
+	if p.batch == 0 || p.k == 0 {
+		return nil
+	}
+	p.m = lhs.Size() / (p.batch * p.k)
+	p.n = rhs.Size() / (p.batch * p.k)
+	if p.m == 0 || p.n == 0 {
+		return nil
+	}
+	// Contracting first means the operand is stored [K, M] for the lhs
+	// (transposed for GEMM) and [K, N] for the rhs (as GEMM wants it).
+	p.transA = lFirst
+	p.transB = !rFirst
+	return p
+}
+
+// isRun reports whether axes are from, from+1, ...
+func isRun(axes []int, from int) bool {
+	for i, a := range axes {
+		if a != from+i {
+			return false
+		}
+	}
+	return true
+}
+
+// contractingAt tells where the contracting axes lie among a rank-rank
+// operand's non-batch axes: first (true) or last (false); ok is false when
+// neither.
+func contractingAt(rank, nb int, axes []int) (first, ok bool) {
+	if len(axes) == 0 {
+		return false, false
+	}
+	if isRun(axes, rank-len(axes)) {
+		return false, true
+	}
+	if isRun(axes, nb) {
+		return true, true
+	}
+	return false, false
+}
+
+// run multiplies lhs by rhs into out, all flat and laid out as the plan says.
+func (p *dotPlan) run(g gemm, in []any, out any) error {
+	lhs, rhs := in[0], in[1]
+	lda, ldb := p.k, p.n
+	if p.transA {
+		lda = p.m
+	}
+	if p.transB {
+		ldb = p.k
+	}
+	sa, sb, sc := p.m*p.k, p.k*p.n, p.m*p.n
+	switch a := lhs.(type) {
+	case []float32:
+		b, c := rhs.([]float32), out.([]float32)
+		for i := range p.batch {
+			err := g.Sgemm(p.transA, p.transB, p.m, p.n, p.k, 1, a[i*sa:(i+1)*sa], lda,
+				b[i*sb:(i+1)*sb], ldb, 0, c[i*sc:(i+1)*sc], p.n)
+			if err != nil {
+				return err
+			}
+		}
+	case []float64:
+		b, c := rhs.([]float64), out.([]float64)
+		for i := range p.batch {
+			err := g.Dgemm(p.transA, p.transB, p.m, p.n, p.k, 1, a[i*sa:(i+1)*sa], lda,
+				b[i*sb:(i+1)*sb], ldb, 0, c[i*sc:(i+1)*sc], p.n)
+			if err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("DotGeneral by GEMM: unexpected operand %T", lhs)
+	}
+	return nil
+}
+
+// nativeOp is a call that runs outside simplego, on flat buffers: its
+// operands in, its one output out, of the call's output shape.
+type nativeOp interface {
+	run(g gemm, in []any, out any) error
+}
+
+// runNative runs a native call into a new buffer.
+func runNative(be backends.Backend, g gemm, c *call, in []backends.Buffer,
+	dev backends.DeviceNum) (backends.Buffer, error) {
+	out, outFlat, err := be.NewSharedBuffer(dev, c.outs[0].shape)
+	if err != nil {
+		return nil, err
+	}
+	flats := make([]any, len(in))
+	for i, b := range in {
+		if flats[i], err = be.BufferData(b); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = c.native.run(g, flats, outFlat)
+	}
+	if err != nil {
+		_ = be.BufferFinalize(out)
+		return nil, fmt.Errorf("%s of %s: %w", c.name, shapesOf(c.inputs), err)
+	}
+	return out, nil
+}

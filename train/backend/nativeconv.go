@@ -1,0 +1,241 @@
+package backend
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+)
+
+// chunkValues bounds the patch matrix of one block of rows, in values: a
+// few MiB, so that the block stays in cache on its way to the GEMM and a
+// convolution's extra memory stays small whatever its size.
+const chunkValues = 1 << 20
+
+// minChannelsFirst is the fewest output positions for which a
+// channels-first output is written by one GEMM per batch entry; below it,
+// those GEMMs are nearly matrix-vector products that each read the whole
+// kernel, and one GEMM into a block buffer and a scatter cost less.
+const minChannelsFirst = 64
+
+// convPlan runs a convolution natively: for each block of batch entries,
+// the input patches gathered into a [rows, K*C] matrix, multiplied by the
+// kernel laid out as [K*C, Cout], the product written to the output. Rows
+// are (batch entry, output position); columns (kernel position, input
+// channel). The output is written by the GEMM itself when its layout is
+// channels-last or channels-first, else through a small block buffer.
+type convPlan struct {
+	dtype             dtypes.DType
+	batch, numO, numK int
+	chans, cOut       int
+
+	inBatch, inChan   int   // input strides
+	kIn, kOut         int   // kernel strides of the channel axes
+	kOff              []int // kernel offset of each kernel position
+	spOff             []int // input offset of (o, k), o*numK+k; -1 where padding
+	outBatch, outChan int   // output strides
+	outOff            []int // output offset of each output position
+	layout            outLayout
+}
+
+// outLayout is how the output lies in memory.
+type outLayout int
+
+const (
+	outOther         outLayout = iota
+	outChannelsLast            // [B, O..., Cout]
+	outChannelsFirst           // [B, Cout, O...]
+)
+
+// newConvPlan lays out c's index arithmetic.
+func newConvPlan(c *conv) *convPlan {
+	inS, kS, outS := c.in.Strides(), c.kernel.Strides(), c.out.Strides()
+	p := &convPlan{dtype: c.in.DType, batch: c.batch, numO: product(c.outSp),
+		numK: product(c.kSp), chans: c.chans, cOut: c.cOut,
+		inBatch: inS[c.axes.InputBatch], inChan: inS[c.axes.InputChannels],
+		kIn: kS[c.axes.KernelInputChannels], kOut: kS[c.axes.KernelOutputChannels],
+		outBatch: outS[c.axes.OutputBatch], outChan: outS[c.axes.OutputChannels]}
+	kPos, oPos := positions(c.kSp), positions(c.outSp)
+	for _, k := range kPos {
+		off := 0
+		for a, i := range k {
+			off += i * kS[c.axes.KernelSpatial[a]]
+		}
+		p.kOff = append(p.kOff, off)
+	}
+	for _, o := range oPos {
+		off := 0
+		for a, i := range o {
+			off += i * outS[c.axes.OutputSpatial[a]]
+		}
+		p.outOff = append(p.outOff, off)
+	}
+	p.spOff = make([]int, 0, p.numO*p.numK)
+	for _, o := range oPos {
+		for _, k := range kPos {
+			p.spOff = append(p.spOff, c.inputOffset(o, k, inS))
+		}
+	}
+	p.layout = p.findLayout()
+	return p
+}
+
+// inputOffset is the input offset that output position o sees at kernel
+// position k, or -1 where that falls in padding or between dilated values.
+func (c *conv) inputOffset(o, k, inStrides []int) int {
+	off := 0
+	for a := range o {
+		pos := o[a]*c.strides[a] + k[a]*c.kDil[a] - c.paddings[a][0]
+		if pos < 0 || pos%c.inDil[a] != 0 || pos/c.inDil[a] >= c.inSp[a] {
+			return -1
+		}
+		off += pos / c.inDil[a] * inStrides[c.axes.InputSpatial[a]]
+	}
+	return off
+}
+
+// findLayout recognises outputs a GEMM can write directly.
+func (p *convPlan) findLayout() outLayout {
+	contiguous := func(step int) bool {
+		for o, off := range p.outOff {
+			if off != o*step {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case p.outChan == 1 && p.outBatch == p.numO*p.cOut && contiguous(p.cOut):
+		return outChannelsLast
+	case p.outChan == p.numO && p.outBatch == p.numO*p.cOut && contiguous(1) &&
+		p.numO >= minChannelsFirst:
+		return outChannelsFirst
+	}
+	return outOther
+}
+
+// run convolves in[0] with the kernel in[1] into out.
+func (p *convPlan) run(g gemm, in []any, out any) error {
+	switch x := in[0].(type) {
+	case []float32:
+		return runConv(p, g, x, in[1].([]float32), out.([]float32), g.Sgemm)
+	case []float64:
+		return runConv(p, g, x, in[1].([]float64), out.([]float64), g.Dgemm)
+	}
+	return fmt.Errorf("convolution of %T", in[0])
+}
+
+// gemmFunc is gemm.Sgemm or gemm.Dgemm.
+type gemmFunc[T float32 | float64] func(transA, transB bool, m, n, k int, alpha T, a []T,
+	lda int, b []T, ldb int, beta T, c []T, ldc int) error
+
+func runConv[T float32 | float64](p *convPlan, g gemm, x, kernel, out []T,
+	mul gemmFunc[T]) error {
+	cols := p.numK * p.chans
+	kmat := make([]T, cols*p.cOut)
+	kernelMatrix(p, kernel, kmat)
+	per := max(1, chunkValues/max(1, p.numO*cols))
+	patches := make([]T, min(per, p.batch)*p.numO*cols)
+	var block []T
+	if p.layout == outOther {
+		block = make([]T, min(per, p.batch)*p.numO*p.cOut)
+	}
+	for b0 := 0; b0 < p.batch; b0 += per {
+		b1 := min(b0+per, p.batch)
+		rows := (b1 - b0) * p.numO
+		gather(p, x, patches[:rows*cols], b0, b1)
+		if err := multiply(p, mul, patches[:rows*cols], kmat, out, block, b0, b1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kernelMatrix lays the kernel out as [K*C, Cout].
+func kernelMatrix[T float32 | float64](p *convPlan, kernel, kmat []T) {
+	for k, kOff := range p.kOff {
+		for c := range p.chans {
+			row := kmat[(k*p.chans+c)*p.cOut:][:p.cOut]
+			src := kOff + c*p.kIn
+			for co := range row {
+				row[co] = kernel[src+co*p.kOut]
+			}
+		}
+	}
+}
+
+// gather fills the patch rows of batch entries [b0, b1), split among the
+// cores.
+func gather[T float32 | float64](p *convPlan, x, patches []T, b0, b1 int) {
+	rows := (b1 - b0) * p.numO
+	workers := min(runtime.GOMAXPROCS(0), rows)
+	var wg sync.WaitGroup
+	for w := range workers {
+		r0, r1 := rows*w/workers, rows*(w+1)/workers
+		wg.Go(func() { gatherRows(p, x, patches, b0, r0, r1) })
+	}
+	wg.Wait()
+}
+
+// gatherRows fills rows [r0, r1) of a block starting at batch entry b0.
+func gatherRows[T float32 | float64](p *convPlan, x, patches []T, b0, r0, r1 int) {
+	cols := p.numK * p.chans
+	for r := r0; r < r1; r++ {
+		b, o := b0+r/p.numO, r%p.numO
+		base := b * p.inBatch
+		dst := patches[r*cols:][:cols]
+		offs := p.spOff[o*p.numK:][:p.numK]
+		for k, off := range offs {
+			seg := dst[k*p.chans:][:p.chans]
+			if off < 0 {
+				clear(seg)
+				continue
+			}
+			src := base + off
+			if p.inChan == 1 {
+				copy(seg, x[src:src+p.chans])
+				continue
+			}
+			for c := range seg {
+				seg[c] = x[src+c*p.inChan]
+			}
+		}
+	}
+}
+
+// multiply writes the product of the patches of batch entries [b0, b1)
+// and the kernel matrix to out.
+func multiply[T float32 | float64](p *convPlan, mul gemmFunc[T], patches, kmat, out, block []T,
+	b0, b1 int) error {
+	cols, rows := p.numK*p.chans, (b1-b0)*p.numO
+	switch p.layout {
+	case outChannelsLast:
+		return mul(false, false, rows, p.cOut, cols, 1, patches, cols, kmat, p.cOut, 0,
+			out[b0*p.outBatch:][:rows*p.cOut], p.cOut)
+	case outChannelsFirst:
+		// Per batch entry, [Cout, O] = kmat^T [Cout, K*C] x patches^T [K*C, O].
+		for b := b0; b < b1; b++ {
+			err := mul(true, true, p.cOut, p.numO, cols, 1, kmat, p.cOut,
+				patches[(b-b0)*p.numO*cols:][:p.numO*cols], cols, 0,
+				out[b*p.outBatch:][:p.numO*p.cOut], p.numO)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	block = block[:rows*p.cOut]
+	if err := mul(false, false, rows, p.cOut, cols, 1, patches, cols, kmat, p.cOut, 0,
+		block, p.cOut); err != nil {
+		return err
+	}
+	for r := range rows {
+		b, o := b0+r/p.numO, r%p.numO
+		dst := b*p.outBatch + p.outOff[o]
+		for co, v := range block[r*p.cOut:][:p.cOut] {
+			out[dst+co*p.outChan] = v
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package backend
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/mocokit/mocokit/internal/testenv"
+	"github.com/mocokit/mocokit/train/backend/blas"
+)
+
+func needOpenBLAS(t *testing.T) {
+	t.Helper()
+	if _, err := blas.Load(); err != nil {
+		testenv.Missing(t, "OpenBLAS (scripts/setup.sh installs libopenblas0): %v", err)
+	}
+}
+
+// splitGraph has the cases the split executor must hand over right: a
+// matrix product of a product (two BLAS steps in a row), a constant read
+// by a BLAS call, a parameter returned as an output, and values read both
+// by simplego and by BLAS.
+func splitGraph(b *builder, p []backends.Op) ([]backends.Op, error) {
+	x, w := p[0], p[1]
+	xw, err := b.DotGeneral(x, []int{1}, nil, w, []int{0}, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.Constant([]float64{1, -2, 0.5, 3, 0, 1}, 3, 2)
+	if err != nil {
+		return nil, err
+	}
+	xwc, err := b.DotGeneral(xw, []int{1}, nil, c, []int{0}, nil)
+	if err != nil {
+		return nil, err
+	}
+	neg, err := b.Neg(xw)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := b.Add(xwc, xwc)
+	if err != nil {
+		return nil, err
+	}
+	return []backends.Op{sum, x, neg, xwc}, nil
+}
+
+// TestSplitExecutorMatchesSimplego runs splitGraph on the OpenBLAS path and
+// on simplego alone: same values, every output.
+func TestSplitExecutorMatchesSimplego(t *testing.T) {
+	needOpenBLAS(t)
+	x := array{dims: []int{4, 5}, data: make([]float64, 20)}
+	w := array{dims: []int{5, 3}, data: make([]float64, 15)}
+	for i := range x.data {
+		x.data[i] = float64(i%7) - 3
+	}
+	for i := range w.data {
+		w.data[i] = float64(i%4) * 0.5
+	}
+	got := runOps(t, testBackend(t, "gemm=openblas"), splitGraph, x, w)
+	want := runOps(t, testBackend(t, "gemm=go"), splitGraph, x, w)
+	if len(got) != len(want) {
+		t.Fatalf("%d outputs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		assertClose(t, fmt.Sprintf("output %d", i), got[i], want[i], 1e-12)
+	}
+}
+
+// TestSplitExecutorDonationsAndErrors checks that a donated input is
+// freed, one not donated is left to the caller, and that a compiled
+// builder refuses more ops.
+func TestSplitExecutorDonationsAndErrors(t *testing.T) {
+	needOpenBLAS(t)
+	bk := testBackend(t, "gemm=openblas")
+	b := bk.Builder("donations").(*builder)
+	shape := shapes.Make(dtypes.Float64, 2, 2)
+	x, err := b.Parameter("x", shape, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := b.DotGeneral(x, []int{1}, nil, x, []int{0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := b.Compile([]backends.Op{y}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Neg(x); err == nil || !strings.Contains(err.Error(), "already compiled") {
+		t.Errorf("op after Compile: error %v, want one saying the builder is compiled", err)
+	}
+	for _, donate := range []bool{false, true} {
+		in, err := bk.BufferFromFlatData(0, []float64{1, 2, 3, 4}, shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := exe.Execute([]backends.Buffer{in}, []bool{donate}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float64, 4)
+		if err := bk.BufferToFlatData(outs[0], got); err != nil {
+			t.Fatal(err)
+		}
+		if want := []float64{7, 10, 15, 22}; !equalFloats(got, want) {
+			t.Errorf("donate %v: x·x = %v, want %v", donate, got, want)
+		}
+		// simplego refuses to free a buffer twice: a donated input is
+		// already freed, one not donated is the caller's to free.
+		err = bk.BufferFinalize(in)
+		if donate != (err != nil) {
+			t.Errorf("donate %v: freeing the input afterwards gives error %v", donate, err)
+		}
+	}
+}
+
+func equalFloats(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
