@@ -36,6 +36,7 @@ type goWorker struct {
 func runGoWorker(spec string) error {
 	answers, restore := stdoutToStderr()
 	defer restore()
+	backend.TuneGC() // as mocokit train does
 	b, err := backend.New(spec)
 	if err != nil {
 		return err

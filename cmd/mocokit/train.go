@@ -17,6 +17,12 @@ func trainCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train ResNet-18 with GoMLX",
+		// A subcommand's hook replaces its parents': the root's sets up
+		// logging.
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			cmd.Root().PersistentPreRun(cmd, args)
+			backend.TuneGC()
+		},
 	}
 	cmd.AddCommand(baselineCommand(), mocoCommand(), linclsCommand(), evalCommand())
 	return cmd

@@ -47,6 +47,7 @@ func TestNewRejectsUnknownSpecs(t *testing.T) {
 	cases := map[string][]string{
 		"tpu":              {`"tpu"`, `"go"`},
 		"go:conv=winograd": {"conv=winograd", "conv=im2col"},
+		"go:gemm=mkl":      {"gemm=mkl", "gemm=openblas"},
 		"go:warp_speed":    {"warp_speed"},
 	}
 	for spec, mentions := range cases {

@@ -74,6 +74,8 @@ var convCases = []convCase{
 		kDil: []int{2, 2}},
 	{name: "1d-channels-first", in: []int{2, 3, 10}, kernel: []int{3, 4, 3},
 		axes: channelsFirst1D, strides: []int{3}, paddings: [][2]int{{1, 0}}},
+	{name: "torch-3x3-many-positions", in: []int{3, 4, 9, 9}, kernel: []int{5, 4, 3, 3},
+		axes: torch2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}}},
 	{name: "channel-groups", in: []int{1, 5, 5, 4}, kernel: []int{3, 3, 2, 4},
 		axes: channelsLast2D, strides: []int{1, 1}, channelGroups: 2},
 }
@@ -83,17 +85,42 @@ func (tc convCase) build(b *builder, p []backends.Op) (backends.Op, error) {
 		max(tc.channelGroups, 1), 1)
 }
 
-func TestIm2colConvolutionEqualsSimplego(t *testing.T) {
-	im2col := testBackend(t, "conv=im2col")
-	direct := testBackend(t, "conv=direct")
+// TestConvolutionsEqualSimplegoLoop runs every case with im2col composed
+// of simplego ops, and natively with OpenBLAS: with the usual block sizes,
+// in blocks of one batch entry, and in blocks of one kernel position; all
+// must give simplego's own convolution loop's result.
+func TestConvolutionsEqualSimplegoLoop(t *testing.T) {
+	needOpenBLAS(t)
+	direct := testBackend(t, "gemm=go,conv=direct")
+	ways := []struct {
+		name        string
+		spec        string
+		chunk, rows int
+	}{
+		{"simplego im2col", "gemm=go,conv=im2col", chunkValues, minBlockRows},
+		{"native", "gemm=openblas", chunkValues, minBlockRows},
+		{"native, row blocks", "gemm=openblas", 1, 0},
+		{"native, kernel-position blocks", "gemm=openblas", 1, 1 << 30},
+	}
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, tc := range convCases {
-		t.Run(tc.name, func(t *testing.T) {
-			x := randomArray(rng, 0, tc.in...)
-			k := randomArray(rng, 0, tc.kernel...)
-			want := runOp(t, direct, tc.build, x, k)
-			got := runOp(t, im2col, tc.build, x, k)
-			assertClose(t, fmt.Sprintf("ConvGeneral %s", tc.name), got, want, 1e-12)
-		})
+		x := randomArray(rng, 0, tc.in...)
+		k := randomArray(rng, 0, tc.kernel...)
+		want := runOp(t, direct, tc.build, x, k)
+		for _, w := range ways {
+			t.Run(tc.name+"/"+w.name, func(t *testing.T) {
+				defer setBlocks(w.chunk, w.rows)()
+				got := runOp(t, testBackend(t, w.spec), tc.build, x, k)
+				assertClose(t, fmt.Sprintf("ConvGeneral %s", tc.name), got, want, 1e-12)
+			})
+		}
 	}
+}
+
+// setBlocks sets the native convolution's block sizes and returns a
+// function that restores them.
+func setBlocks(chunk, rows int) func() {
+	oldChunk, oldRows := chunkValues, minBlockRows
+	chunkValues, minBlockRows = chunk, rows
+	return func() { chunkValues, minBlockRows = oldChunk, oldRows }
 }

@@ -8,10 +8,19 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
-// chunkValues bounds the patch matrix of one block of rows, in values: a
-// few MiB, so that the block stays in cache on its way to the GEMM and a
-// convolution's extra memory stays small whatever its size.
-const chunkValues = 1 << 20
+// Block sizes, variables so that tests can make them small enough for every
+// path to run on small convolutions.
+var (
+	// chunkValues bounds the patch matrix of one block, in values: a few
+	// MiB, so that the block stays in cache on its way to the GEMM and a
+	// convolution's extra memory stays small whatever its size.
+	chunkValues = 1 << 20
+
+	// minBlockRows is the fewest rows a block of batch entries must have;
+	// with fewer, the kernel positions are blocked instead
+	// (byKernelPositions).
+	minBlockRows = 256
+)
 
 // minChannelsFirst is the fewest output positions for which a
 // channels-first output is written by one GEMM per batch entry; below it,
@@ -132,22 +141,71 @@ type gemmFunc[T float32 | float64] func(transA, transB bool, m, n, k int, alpha 
 
 func runConv[T float32 | float64](p *convPlan, g gemm, x, kernel, out []T,
 	mul gemmFunc[T]) error {
-	cols := p.numK * p.chans
-	kmat := make([]T, cols*p.cOut)
+	kmat := make([]T, p.numK*p.chans*p.cOut)
 	kernelMatrix(p, kernel, kmat)
+	cols := p.numK * p.chans
 	per := max(1, chunkValues/max(1, p.numO*cols))
-	patches := make([]T, min(per, p.batch)*p.numO*cols)
+	if per >= p.batch || per*p.numO >= minBlockRows || p.numK == 1 {
+		return byRows(p, x, kmat, out, min(per, p.batch), mul)
+	}
+	return byKernelPositions(p, x, kmat, out, mul)
+}
+
+// byRows multiplies blocks of per batch entries, each with all its
+// columns.
+func byRows[T float32 | float64](p *convPlan, x, kmat, out []T, per int,
+	mul gemmFunc[T]) error {
+	cols := p.numK * p.chans
+	patches := make([]T, per*p.numO*cols)
 	var block []T
 	if p.layout == outOther {
-		block = make([]T, min(per, p.batch)*p.numO*p.cOut)
+		block = make([]T, per*p.numO*p.cOut)
 	}
 	for b0 := 0; b0 < p.batch; b0 += per {
 		b1 := min(b0+per, p.batch)
 		rows := (b1 - b0) * p.numO
-		gather(p, x, patches[:rows*cols], b0, b1)
-		if err := multiply(p, mul, patches[:rows*cols], kmat, out, block, b0, b1); err != nil {
+		part := patches[:rows*cols]
+		gather(p, x, part, b0, b1, 0, p.numK)
+		if err := multiply(p, mul, part, kmat, out, block, b0, b1, cols, 0); err != nil {
 			return err
 		}
+		if p.layout == outOther {
+			scatter(p, block, out, b0, b1)
+		}
+	}
+	return nil
+}
+
+// byKernelPositions multiplies all rows at once, a block of kernel
+// positions (columns) at a time, adding up the products: for the kernel
+// gradient, whose rows are few (input channels times kernel positions) and
+// whose columns are many (output positions times batch), row blocks would
+// be too thin for a fast GEMM.
+func byKernelPositions[T float32 | float64](p *convPlan, x, kmat, out []T,
+	mul gemmFunc[T]) error {
+	rows := p.batch * p.numO
+	per := max(1, chunkValues/(rows*p.chans))
+	patches := make([]T, rows*min(per, p.numK)*p.chans)
+	var block []T
+	if p.layout == outOther {
+		block = make([]T, rows*p.cOut)
+	}
+	for k0 := 0; k0 < p.numK; k0 += per {
+		k1 := min(k0+per, p.numK)
+		cols := (k1 - k0) * p.chans
+		part := patches[:rows*cols]
+		gather(p, x, part, 0, p.batch, k0, k1)
+		km := kmat[k0*p.chans*p.cOut : k1*p.chans*p.cOut]
+		var beta T
+		if k0 > 0 {
+			beta = 1
+		}
+		if err := multiply(p, mul, part, km, out, block, 0, p.batch, cols, beta); err != nil {
+			return err
+		}
+	}
+	if p.layout == outOther {
+		scatter(p, block, out, 0, p.batch)
 	}
 	return nil
 }
@@ -165,27 +223,27 @@ func kernelMatrix[T float32 | float64](p *convPlan, kernel, kmat []T) {
 	}
 }
 
-// gather fills the patch rows of batch entries [b0, b1), split among the
-// cores.
-func gather[T float32 | float64](p *convPlan, x, patches []T, b0, b1 int) {
+// gather fills the patch rows of batch entries [b0, b1), kernel positions
+// [k0, k1), splitting the rows among the cores.
+func gather[T float32 | float64](p *convPlan, x, patches []T, b0, b1, k0, k1 int) {
 	rows := (b1 - b0) * p.numO
 	workers := min(runtime.GOMAXPROCS(0), rows)
 	var wg sync.WaitGroup
 	for w := range workers {
 		r0, r1 := rows*w/workers, rows*(w+1)/workers
-		wg.Go(func() { gatherRows(p, x, patches, b0, r0, r1) })
+		wg.Go(func() { gatherRows(p, x, patches, b0, r0, r1, k0, k1) })
 	}
 	wg.Wait()
 }
 
 // gatherRows fills rows [r0, r1) of a block starting at batch entry b0.
-func gatherRows[T float32 | float64](p *convPlan, x, patches []T, b0, r0, r1 int) {
-	cols := p.numK * p.chans
+func gatherRows[T float32 | float64](p *convPlan, x, patches []T, b0, r0, r1, k0, k1 int) {
+	cols := (k1 - k0) * p.chans
 	for r := r0; r < r1; r++ {
 		b, o := b0+r/p.numO, r%p.numO
 		base := b * p.inBatch
 		dst := patches[r*cols:][:cols]
-		offs := p.spOff[o*p.numK:][:p.numK]
+		offs := p.spOff[o*p.numK+k0 : o*p.numK+k1]
 		for k, off := range offs {
 			seg := dst[k*p.chans:][:p.chans]
 			if off < 0 {
@@ -204,20 +262,21 @@ func gatherRows[T float32 | float64](p *convPlan, x, patches []T, b0, r0, r1 int
 	}
 }
 
-// multiply writes the product of the patches of batch entries [b0, b1)
-// and the kernel matrix to out.
+// multiply adds the product of the patches of batch entries [b0, b1) (cols
+// columns) and kmat to beta times out, or, for the outOther layout, to beta
+// times block, which the caller scatters.
 func multiply[T float32 | float64](p *convPlan, mul gemmFunc[T], patches, kmat, out, block []T,
-	b0, b1 int) error {
-	cols, rows := p.numK*p.chans, (b1-b0)*p.numO
+	b0, b1, cols int, beta T) error {
+	rows := (b1 - b0) * p.numO
 	switch p.layout {
 	case outChannelsLast:
-		return mul(false, false, rows, p.cOut, cols, 1, patches, cols, kmat, p.cOut, 0,
+		return mul(false, false, rows, p.cOut, cols, 1, patches, cols, kmat, p.cOut, beta,
 			out[b0*p.outBatch:][:rows*p.cOut], p.cOut)
 	case outChannelsFirst:
-		// Per batch entry, [Cout, O] = kmat^T [Cout, K*C] x patches^T [K*C, O].
+		// Per batch entry, [Cout, O] = kmat^T [Cout, cols] x patches^T [cols, O].
 		for b := b0; b < b1; b++ {
 			err := mul(true, true, p.cOut, p.numO, cols, 1, kmat, p.cOut,
-				patches[(b-b0)*p.numO*cols:][:p.numO*cols], cols, 0,
+				patches[(b-b0)*p.numO*cols:][:p.numO*cols], cols, beta,
 				out[b*p.outBatch:][:p.numO*p.cOut], p.numO)
 			if err != nil {
 				return err
@@ -225,17 +284,17 @@ func multiply[T float32 | float64](p *convPlan, mul gemmFunc[T], patches, kmat, 
 		}
 		return nil
 	}
-	block = block[:rows*p.cOut]
-	if err := mul(false, false, rows, p.cOut, cols, 1, patches, cols, kmat, p.cOut, 0,
-		block, p.cOut); err != nil {
-		return err
-	}
-	for r := range rows {
+	return mul(false, false, rows, p.cOut, cols, 1, patches, cols, kmat, p.cOut, beta,
+		block[:rows*p.cOut], p.cOut)
+}
+
+// scatter writes a block's [rows, Cout] product to the output.
+func scatter[T float32 | float64](p *convPlan, block, out []T, b0, b1 int) {
+	for r := range (b1 - b0) * p.numO {
 		b, o := b0+r/p.numO, r%p.numO
 		dst := b*p.outBatch + p.outOff[o]
 		for co, v := range block[r*p.cOut:][:p.cOut] {
 			out[dst+co*p.outChan] = v
 		}
 	}
-	return nil
 }
