@@ -18,6 +18,10 @@ type gemm interface {
 	Describe() string
 }
 
+// gemmFunc is gemm.Sgemm or gemm.Dgemm.
+type gemmFunc[T float32 | float64] func(transA, transB bool, m, n, k int, alpha T, a []T,
+	lda int, b []T, ldb int, beta T, c []T, ldc int) error
+
 // dotPlan is a DotGeneral as a loop of GEMM calls: for each of batch
 // matrices, [M, K] (or [K, M] when transA) times [K, N] (or [N, K] when
 // transB), written to [M, N]. The output of DotGeneral is laid out
@@ -94,7 +98,16 @@ func contractingAt(rank, nb int, axes []int) (first, ok bool) {
 
 // run multiplies lhs by rhs into out, all flat and laid out as the plan says.
 func (p *dotPlan) run(g gemm, in []any, out any) error {
-	lhs, rhs := in[0], in[1]
+	switch a := in[0].(type) {
+	case []float32:
+		return runDot(p, a, in[1].([]float32), out.([]float32), g.Sgemm)
+	case []float64:
+		return runDot(p, a, in[1].([]float64), out.([]float64), g.Dgemm)
+	}
+	return fmt.Errorf("DotGeneral by GEMM: unexpected operand %T", in[0])
+}
+
+func runDot[T float32 | float64](p *dotPlan, a, b, c []T, mul gemmFunc[T]) error {
 	lda, ldb := p.k, p.n
 	if p.transA {
 		lda = p.m
@@ -103,27 +116,12 @@ func (p *dotPlan) run(g gemm, in []any, out any) error {
 		ldb = p.k
 	}
 	sa, sb, sc := p.m*p.k, p.k*p.n, p.m*p.n
-	switch a := lhs.(type) {
-	case []float32:
-		b, c := rhs.([]float32), out.([]float32)
-		for i := range p.batch {
-			err := g.Sgemm(p.transA, p.transB, p.m, p.n, p.k, 1, a[i*sa:(i+1)*sa], lda,
-				b[i*sb:(i+1)*sb], ldb, 0, c[i*sc:(i+1)*sc], p.n)
-			if err != nil {
-				return err
-			}
+	for i := range p.batch {
+		err := mul(p.transA, p.transB, p.m, p.n, p.k, 1, a[i*sa:(i+1)*sa], lda,
+			b[i*sb:(i+1)*sb], ldb, 0, c[i*sc:(i+1)*sc], p.n)
+		if err != nil {
+			return err
 		}
-	case []float64:
-		b, c := rhs.([]float64), out.([]float64)
-		for i := range p.batch {
-			err := g.Dgemm(p.transA, p.transB, p.m, p.n, p.k, 1, a[i*sa:(i+1)*sa], lda,
-				b[i*sb:(i+1)*sb], ldb, 0, c[i*sc:(i+1)*sc], p.n)
-			if err != nil {
-				return err
-			}
-		}
-	default:
-		return fmt.Errorf("DotGeneral by GEMM: unexpected operand %T", lhs)
 	}
 	return nil
 }

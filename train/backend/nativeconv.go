@@ -135,10 +135,6 @@ func (p *convPlan) run(g gemm, in []any, out any) error {
 	return fmt.Errorf("convolution of %T", in[0])
 }
 
-// gemmFunc is gemm.Sgemm or gemm.Dgemm.
-type gemmFunc[T float32 | float64] func(transA, transB bool, m, n, k int, alpha T, a []T,
-	lda int, b []T, ldb int, beta T, c []T, ldc int) error
-
 func runConv[T float32 | float64](p *convPlan, g gemm, x, kernel, out []T,
 	mul gemmFunc[T]) error {
 	kmat := make([]T, p.numK*p.chans*p.cOut)

@@ -17,10 +17,11 @@ type step struct {
 	last    []bool // per input: no later step reads it
 }
 
-// Compile cuts the graph into steps. A call's level is the number of BLAS
-// calls on its longest path from the parameters; the calls simplego runs
-// at one level form one subgraph, run before that level's BLAS calls.
-// Constants have no level: each subgraph that reads one builds its own.
+// Compile cuts the graph into steps. A call's level is the number of
+// native calls (matrix products, convolutions) on its longest path from the
+// parameters; the calls simplego runs at one level form one subgraph, run
+// before that level's native calls. Constants have no level: each subgraph
+// that reads one builds its own.
 func (r *recorder) Compile(outputs []backends.Op, shardings []*backends.ShardingSpec) (
 	backends.Executable, error) {
 	for _, s := range shardings {
@@ -107,7 +108,7 @@ func (p *planner) markLive(c *call) {
 func isParam(c *call) bool { return c.replay == nil }
 
 // floating reports whether c has no inputs and is rebuilt where used: a
-// constant, an iota. Graph outputs and operands of BLAS calls, which need
+// constant, an iota. Graph outputs and operands of native calls, which need
 // a buffer, are never floating.
 func (p *planner) floating(c *call) bool {
 	if isParam(c) || len(c.inputs) > 0 || p.feeds[c] {
