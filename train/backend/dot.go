@@ -27,7 +27,6 @@ type gemmFunc[T float32 | float64] func(transA, transB bool, m, n, k int, alpha 
 // transB), written to [M, N]. The output of DotGeneral is laid out
 // [batch..., lhs free axes..., rhs free axes...], which is exactly that.
 type dotPlan struct {
-	dtype          dtypes.DType
 	batch, m, n, k int
 	transA, transB bool
 }
@@ -50,7 +49,7 @@ func planDot(lhs, rhs shapes.Shape, lc, lb, rc, rb []int) *dotPlan {
 	if !okL || !okR {
 		return nil
 	}
-	p := &dotPlan{dtype: dtype, batch: product(lhs.Dimensions[:nb])}
+	p := &dotPlan{batch: product(lhs.Dimensions[:nb])}
 	p.k = 1
 	for _, a := range lc {
 		p.k *= lhs.Dimensions[a]

@@ -21,8 +21,8 @@ type goBackend struct {
 	// im2col selects the im2col convolution over simplego's loop.
 	im2col bool
 
-	// gemm runs the matrix multiplications when set; nil leaves them to
-	// simplego.
+	// gemm runs the matrix products and convolutions when set (through
+	// recorder); nil leaves them to simplego.
 	gemm gemm
 
 	// options is the simplego configuration used, for Description.
@@ -102,7 +102,7 @@ func loadGemm(name string) (gemm, error) {
 	if name == "openblas" {
 		return nil, fmt.Errorf("backend: go: gemm=openblas: %w", err)
 	}
-	slog.Info("OpenBLAS not loaded: matrix multiplications run in pure Go, "+
+	slog.Warn("OpenBLAS not loaded: matrix products and convolutions run in pure Go, "+
 		"many times slower (scripts/setup.sh installs libopenblas0)", "error", err)
 	return nil, nil
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 // Block sizes, variables so that tests can make them small enough for every
@@ -35,7 +33,6 @@ const minChannelsFirst = 64
 // channel). The output is written by the GEMM itself when its layout is
 // channels-last or channels-first, else through a small block buffer.
 type convPlan struct {
-	dtype             dtypes.DType
 	batch, numO, numK int
 	chans, cOut       int
 
@@ -60,7 +57,7 @@ const (
 // newConvPlan lays out c's index arithmetic.
 func newConvPlan(c *conv) *convPlan {
 	inS, kS, outS := c.in.Strides(), c.kernel.Strides(), c.out.Strides()
-	p := &convPlan{dtype: c.in.DType, batch: c.batch, numO: product(c.outSp),
+	p := &convPlan{batch: c.batch, numO: product(c.outSp),
 		numK: product(c.kSp), chans: c.chans, cOut: c.cOut,
 		inBatch: inS[c.axes.InputBatch], inChan: inS[c.axes.InputChannels],
 		kIn: kS[c.axes.KernelInputChannels], kOut: kS[c.axes.KernelOutputChannels],
