@@ -48,8 +48,7 @@ func (b *builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 		return b.Builder.ConvGeneral(input, kernel, axes, strides, paddings,
 			inputDilations, kernelDilations, channelGroupCount, batchGroupCount)
 	}
-	if r, ok := b.Builder.(*recorder); ok && (c.in.DType == dtypes.Float32 ||
-		c.in.DType == dtypes.Float64) && c.kernel.DType == c.in.DType {
+	if r, ok := b.Builder.(*recorder); ok && c.nativeOK() {
 		return r.convolve(input, kernel, c)
 	}
 	out, err := c.im2col(input, kernel)
@@ -187,6 +186,17 @@ func (c *conv) kernelMatrix(kernel backends.Op) (backends.Op, error) {
 		return nil, err
 	}
 	return c.b.Reshape(k, product(c.kSp)*c.chans, c.cOut)
+}
+
+// nativeOK reports whether the native convolution takes c: float32 or
+// float64 throughout, and no empty dimension (which GEMM cannot take).
+func (c *conv) nativeOK() bool {
+	dt := c.in.DType
+	if (dt != dtypes.Float32 && dt != dtypes.Float64) || c.kernel.DType != dt {
+		return false
+	}
+	return c.batch > 0 && c.chans > 0 && c.cOut > 0 && product(c.outSp) > 0 &&
+		product(c.kSp) > 0
 }
 
 func repeat(v, n int) []int {

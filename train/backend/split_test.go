@@ -130,3 +130,87 @@ func equalFloats(a, b []float64) bool {
 	}
 	return true
 }
+
+// xxPlusX compiles x·x + x, whose last read of x is in a simplego part
+// after the BLAS product; withX returns x as a second output.
+func xxPlusX(t *testing.T, bk backends.Backend, withX bool) backends.Executable {
+	t.Helper()
+	b := bk.Builder("hand-over").(*builder)
+	x, err := b.Parameter("x", shapes.Make(dtypes.Float64, 2, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xx, err := b.DotGeneral(x, []int{1}, nil, x, []int{0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := b.Add(xx, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := []backends.Op{sum}
+	if withX {
+		outs = append(outs, x)
+	}
+	exe, err := b.Compile(outs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// TestSplitExecutorHandsDonationsToSimplego checks the hand-over of a
+// donated input to simplego (consumed there), a donated input that is also
+// an output (returned as is), one not donated (copied, left to the caller)
+// and the check of the inputs' shapes.
+func TestSplitExecutorHandsDonationsToSimplego(t *testing.T) {
+	needOpenBLAS(t)
+	bk := testBackend(t, "gemm=openblas")
+	shape := shapes.Make(dtypes.Float64, 2, 2)
+	for _, withX := range []bool{false, true} {
+		exe := xxPlusX(t, bk, withX)
+		for _, donate := range []bool{false, true} {
+			in, err := bk.BufferFromFlatData(0, []float64{1, 2, 3, 4}, shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := exe.Execute([]backends.Buffer{in}, []bool{donate}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range [][]float64{{8, 12, 18, 26}, {1, 2, 3, 4}}[:len(outs)] {
+				got := make([]float64, 4)
+				if err := bk.BufferToFlatData(outs[i], got); err != nil {
+					t.Fatal(err)
+				}
+				if !equalFloats(got, want) {
+					t.Errorf("x output %v, donate %v: output %d = %v, want %v", withX,
+						donate, i, got, want)
+				}
+			}
+			reused := false
+			for _, o := range outs {
+				reused = reused || o == in
+			}
+			switch {
+			case !donate && reused:
+				t.Errorf("x output %v: an input not donated was returned", withX)
+			case withX && donate && outs[1] != in:
+				t.Errorf("donated x, also an output, not returned as is")
+			case !withX && donate && !reused && bk.BufferFinalize(in) == nil:
+				t.Errorf("donated x neither consumed nor reused by simplego")
+			case !donate && bk.BufferFinalize(in) != nil:
+				t.Errorf("x output %v: input not donated no longer the caller's", withX)
+			}
+		}
+	}
+	exe := xxPlusX(t, bk, false)
+	wrong, err := bk.BufferFromFlatData(0, []float64{1, 2, 3}, shapes.Make(dtypes.Float64, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exe.Execute([]backends.Buffer{wrong}, nil, 0); err == nil ||
+		!strings.Contains(err.Error(), "want (Float64)[2 2]") {
+		t.Errorf("input of the wrong shape: error %v, want one naming both shapes", err)
+	}
+}

@@ -67,6 +67,9 @@ func (e *splitExec) Execute(inputs []backends.Buffer, donate []bool,
 		return nil, fmt.Errorf("executing %q: %d inputs given, %d expected",
 			e.name, len(inputs), len(e.params))
 	}
+	if err := e.checkInputs(inputs); err != nil {
+		return nil, err
+	}
 	r := &run{e: e, dev: dev, bufs: make([]backends.Buffer, e.values),
 		owned: make([]bool, e.values)}
 	for i, v := range e.params {
@@ -83,6 +86,26 @@ func (e *splitExec) Execute(inputs []backends.Buffer, donate []bool,
 	outs, err := r.results()
 	r.freeAll(outs)
 	return outs, err
+}
+
+// checkInputs checks the inputs' shapes, as simplego does: a native step
+// would otherwise index past a buffer of the wrong size. (Whether a buffer
+// was already freed cannot be told through the backend's interface.)
+func (e *splitExec) checkInputs(inputs []backends.Buffer) error {
+	for i, v := range e.params {
+		if inputs[i] == nil {
+			return fmt.Errorf("executing %q: input %d (%s) is nil", e.name, i, v.call.param)
+		}
+		shape, err := e.backend.BufferShape(inputs[i])
+		if err != nil {
+			return fmt.Errorf("executing %q: input %d (%s): %w", e.name, i, v.call.param, err)
+		}
+		if !shape.Equal(v.shape) {
+			return fmt.Errorf("executing %q: input %d (%s) is %s, want %s", e.name, i,
+				v.call.param, shape, v.shape)
+		}
+	}
+	return nil
 }
 
 // step runs one step and frees the inputs it was the last to read.
@@ -107,6 +130,13 @@ func (r *run) step(s *step) error {
 		}
 		var err error
 		if outs, err = s.exec.Execute(in, donated, r.dev); err != nil {
+			// simplego may have freed donated inputs already: leaking
+			// them is safer than freeing them twice.
+			for j, v := range s.inputs {
+				if donated[j] {
+					r.bufs[v.id] = nil
+				}
+			}
 			return err
 		}
 	}
@@ -136,6 +166,7 @@ func (r *run) free(v *value) {
 func (r *run) results() ([]backends.Buffer, error) {
 	outs := make([]backends.Buffer, len(r.e.outputs))
 	given := map[*value]bool{}
+	copied := make([]bool, len(outs))
 	var errs []error
 	for i, v := range r.e.outputs {
 		b := r.bufs[v.id]
@@ -151,11 +182,13 @@ func (r *run) results() ([]backends.Buffer, error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("output %d: %w", i, err))
 		}
-		outs[i] = c
+		outs[i], copied[i] = c, err == nil
 	}
 	if err := errors.Join(errs...); err != nil {
-		for _, b := range outs {
-			if b != nil {
+		// The buffers handed over directly are still in r.bufs, which
+		// the caller frees; only the copies are freed here.
+		for i, b := range outs {
+			if copied[i] {
 				_ = r.e.backend.BufferFinalize(b)
 			}
 		}

@@ -49,11 +49,15 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 )
 
 // open dlopens the library called name and resolves the symbols Lib uses.
 func open(name string) (*Lib, error) {
+	// dlerror's message belongs to the thread that made the failing call.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	h := C.dlopen(cname, C.RTLD_NOW|C.RTLD_LOCAL)
