@@ -95,14 +95,7 @@ func TestSplitExecutorDonationsAndErrors(t *testing.T) {
 		t.Errorf("op after Compile: error %v, want one saying the builder is compiled", err)
 	}
 	for _, donate := range []bool{false, true} {
-		in, err := bk.BufferFromFlatData(0, []float64{1, 2, 3, 4}, shape)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs, err := exe.Execute([]backends.Buffer{in}, []bool{donate}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		in, outs := run2x2(t, bk, exe, donate)
 		got := make([]float64, 4)
 		if err := bk.BufferToFlatData(outs[0], got); err != nil {
 			t.Fatal(err)
@@ -166,18 +159,10 @@ func xxPlusX(t *testing.T, bk backends.Backend, withX bool) backends.Executable 
 func TestSplitExecutorHandsDonationsToSimplego(t *testing.T) {
 	needOpenBLAS(t)
 	bk := testBackend(t, "gemm=openblas")
-	shape := shapes.Make(dtypes.Float64, 2, 2)
 	for _, withX := range []bool{false, true} {
 		exe := xxPlusX(t, bk, withX)
 		for _, donate := range []bool{false, true} {
-			in, err := bk.BufferFromFlatData(0, []float64{1, 2, 3, 4}, shape)
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs, err := exe.Execute([]backends.Buffer{in}, []bool{donate}, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			in, outs := run2x2(t, bk, exe, donate)
 			for i, want := range [][]float64{{8, 12, 18, 26}, {1, 2, 3, 4}}[:len(outs)] {
 				got := make([]float64, 4)
 				if err := bk.BufferToFlatData(outs[i], got); err != nil {
@@ -213,4 +198,20 @@ func TestSplitExecutorHandsDonationsToSimplego(t *testing.T) {
 		!strings.Contains(err.Error(), "want (Float64)[2 2]") {
 		t.Errorf("input of the wrong shape: error %v, want one naming both shapes", err)
 	}
+}
+
+// run2x2 runs exe on the 2x2 input [[1, 2], [3, 4]], donated or not, and
+// returns the input buffer and the outputs.
+func run2x2(t *testing.T, bk backends.Backend, exe backends.Executable, donate bool) (
+	backends.Buffer, []backends.Buffer) {
+	t.Helper()
+	in, err := bk.BufferFromFlatData(0, []float64{1, 2, 3, 4}, shapes.Make(dtypes.Float64, 2, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := exe.Execute([]backends.Buffer{in}, []bool{donate}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, outs
 }
