@@ -12,8 +12,9 @@ import (
 // recorder is a backends.Builder that keeps the graph as a list of calls,
 // so that Compile can cut it into parts: the matrix multiplications and
 // convolutions that run natively on a BLAS library, and between them
-// subgraphs that simplego compiles and runs. Every call also goes at once to a simplego builder (the shadow),
-// which checks it and infers its shape exactly as simplego alone would.
+// subgraphs that simplego compiles and runs. Every call also goes at once
+// to a simplego builder (the shadow), which checks it and infers its shape
+// exactly as simplego alone would.
 type recorder struct {
 	inner  backends.Backend
 	shadow backends.Builder
