@@ -38,7 +38,7 @@ func parityBackend(t *testing.T) backends.Backend {
 	return newTestBackend(t, pureGoSpec)
 }
 
-func newTestBackend(t *testing.T, spec string) backends.Backend {
+func newTestBackend(t testing.TB, spec string) backends.Backend {
 	t.Helper()
 	b, err := backend.New(spec)
 	if err != nil {

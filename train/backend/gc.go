@@ -9,8 +9,8 @@ import (
 // processes. A training step allocates and drops hundreds of MiB of
 // intermediate buffers; at Go's default of 100 the heap grows to twice the
 // live data before it is collected. At 25 the peak RSS of a ResNet-18 step
-// on 32x32 inputs fell from 1388 to 931 MiB (CIFAR stem, batch 32) and
-// from 1110 to 602 MiB (ImageNet stem, batch 128), at the same speed.
+// on 32x32 inputs is about a third lower (half at batch 128) at the same
+// speed: compare scripts/bench_train.sh with GOGC=100 and without.
 const TrainingGCPercent = 25
 
 // TuneGC sets the garbage collector's target to TrainingGCPercent unless

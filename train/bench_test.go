@@ -1,0 +1,41 @@
+package train
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mocokit/mocokit/models"
+)
+
+// BenchmarkStep times one training step of ResNet-18 with the CIFAR stem,
+// batch 32, on random 32x32 images, on the default backend. Its profile
+// shows where a step's time goes:
+//
+//	go test ./train -run '^$' -bench Step -benchtime 3x -cpuprofile cpu.prof
+//	go tool pprof -top -cum train.test cpu.prof
+func BenchmarkStep(b *testing.B) {
+	cfg := models.ResNet18(models.StemCIFAR, 10)
+	bk := newTestBackend(b, testBackendSpec)
+	n, err := NewNetwork(bk, cfg, InitWeights(cfg, 1),
+		SGD{Momentum: 0.9, WeightDecay: 5e-4, Nesterov: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	batch := Batch{Images: make([]float32, 32*3*32*32), Labels: make([]int32, 32), Size: 32}
+	for i := range batch.Images {
+		batch.Images[i] = float32(rng.NormFloat64())
+	}
+	for i := range batch.Labels {
+		batch.Labels[i] = int32(rng.IntN(10))
+	}
+	if _, err := n.Step(batch, 0.01); err != nil { // compiles
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := n.Step(batch, 0.01); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
