@@ -7,14 +7,20 @@ import (
 	"github.com/mocokit/mocokit/models"
 )
 
-// BenchmarkStep times one training step of ResNet-18 with the CIFAR stem,
-// batch 32, on random 32x32 images, on the default backend. Its profile
-// shows where a step's time goes:
+// BenchmarkStep times one training step of ResNet-18, batch 32, on random
+// 32x32 images, on the default backend, for each stem. Its profile shows
+// where a step's time goes:
 //
-//	go test ./train -run '^$' -bench Step -benchtime 3x -cpuprofile cpu.prof
+//	go test ./train -run '^$' -bench Step/cifar -benchtime 3x -cpuprofile cpu.prof
 //	go tool pprof -top -cum train.test cpu.prof
 func BenchmarkStep(b *testing.B) {
-	cfg := models.ResNet18(models.StemCIFAR, 10)
+	for _, stem := range []models.Stem{models.StemCIFAR, models.StemImageNet} {
+		b.Run(string(stem), func(b *testing.B) { benchmarkStep(b, stem) })
+	}
+}
+
+func benchmarkStep(b *testing.B, stem models.Stem) {
+	cfg := models.ResNet18(stem, 10)
 	bk := newTestBackend(b, testBackendSpec)
 	n, err := NewNetwork(bk, cfg, InitWeights(cfg, 1),
 		SGD{Momentum: 0.9, WeightDecay: 5e-4, Nesterov: true})

@@ -54,7 +54,7 @@ func forward(cfg models.Config, vals map[string]*Node, x *Node, bn bnMode) (
 		case models.BatchNorm:
 			y = batchNorm(op.Name, vals, in, bn, stats)
 		case models.ReLU:
-			y = MaxScalar(in, 0)
+			y = relu(in)
 		case models.MaxPool:
 			p := op.Padding
 			y = MaxPool(in).ChannelsAxis(images.ChannelsFirst).Window(op.Kernel).
@@ -74,6 +74,15 @@ func forward(cfg models.Config, vals map[string]*Node, x *Node, bn bnMode) (
 	return out, stats
 }
 
+// relu is max(x, 0) written as x times the mask x > 0, whose gradient is
+// one product with the mask, as PyTorch's (0 where x is 0). GoMLX's
+// gradient of Max makes eight full-size tensors per activation.
+func relu(x *Node) *Node {
+	mask := StopGradient(ConvertDType(GreaterThan(x, ScalarZero(x.Graph(), x.DType())),
+		x.DType()))
+	return Mul(x, mask)
+}
+
 // linear is x·wᵀ + b with w [Out, In] as torch.nn.Linear stores it,
 // computed as a 1x1 convolution: the gradients of GoMLX's Dot, DotGeneral
 // and Einsum materialise an [N, In, Out] product, the convolution's do not.
@@ -91,34 +100,28 @@ func matmulT(x, w *Node) *Node {
 // batchNorm is torch.nn.BatchNorm2d. In training mode the gradient flows
 // through the batch mean and variance, the input is normalised with the
 // biased variance and the running variance follows the unbiased one, as
-// PyTorch does. The statistics and the normalisation run in float64, as
-// PyTorch's CPU kernels accumulate them: in float32 the gradient of a
-// channel whose mean is large against its spread loses most of its digits
-// (measured: 14% off PyTorch on a CIFAR-stem layer).
+// PyTorch does. It runs the backend's batch-norm ops (BatchNormGradient
+// for the gradient), which mocokit's Go backend computes in
+// float64, as PyTorch's CPU kernels accumulate: in float32 the gradient of
+// a channel whose mean is large against its spread loses most of its
+// digits (measured: 14% off PyTorch on a CIFAR-stem layer). Splits become
+// features of their own: [N, C, H, W] is [N/S, S*C, H, W] in memory.
 func batchNorm(name string, vals map[string]*Node, x *Node, bn bnMode,
 	stats map[string]*Node) *Node {
 	w, b := vals[name+".weight"], vals[name+".bias"]
 	if !bn.Training {
-		mean, variance := vals[name+".running_mean"], vals[name+".running_var"]
-		scale := Mul(Rsqrt(AddScalar(variance, models.BatchNormEpsilon)), w)
-		shift := Sub(b, Mul(mean, scale))
-		return Add(Mul(x, channelAxis(scale)), channelAxis(shift))
+		return InternalBatchNormForInference(x, w, b, vals[name+".running_mean"],
+			vals[name+".running_var"], models.BatchNormEpsilon, 1)
 	}
 	dims := x.Shape().Dimensions
 	n, c, h, wd := dims[0], dims[1], dims[2], dims[3]
 	s := max(bn.Splits, 1)
-	dt := x.DType()
-	xs := Reshape(ConvertDType(x, dtypes.Float64), n/s, s, c, h, wd)
-	mean := ReduceMean(xs, 0, 3, 4) // [s, c]
-	centred := Sub(xs, Reshape(mean, 1, s, c, 1, 1))
-	variance := ReduceMean(Square(centred), 0, 3, 4)
-	updateRunningStats(name, vals, ReduceMean(mean, 0), variance, n/s*h*wd, stats)
-	// Rsqrt has no gradient in GoMLX; w / sqrt(var + eps) has.
-	scale := Div(ConvertDType(Reshape(w, 1, c), dtypes.Float64),
-		Sqrt(AddScalar(variance, models.BatchNormEpsilon)))
-	y := Add(Mul(centred, Reshape(scale, 1, s, c, 1, 1)),
-		Reshape(ConvertDType(b, dtypes.Float64), 1, 1, c, 1, 1))
-	return ConvertDType(Reshape(y, n, c, h, wd), dt)
+	perSplit := func(v *Node) *Node { return Reshape(BroadcastToDims(Reshape(v, 1, c), s, c), s*c) }
+	y, mean, variance := InternalBatchNormForTraining(Reshape(x, n/s, s*c, h, wd),
+		perSplit(w), perSplit(b), models.BatchNormEpsilon, 1)
+	updateRunningStats(name, vals, ReduceMean(Reshape(mean, s, c), 0),
+		Reshape(variance, s, c), n/s*h*wd, stats)
+	return Reshape(y, n, c, h, wd)
 }
 
 // updateRunningStats blends the running statistics towards the batch's:
@@ -135,9 +138,6 @@ func updateRunningStats(name string, vals map[string]*Node, mean, variance *Node
 	stats[name+".running_mean"] = blend(vals[name+".running_mean"], mean)
 	stats[name+".running_var"] = blend(vals[name+".running_var"], unbiased)
 }
-
-// channelAxis reshapes a per-channel vector [C] to [1, C, 1, 1].
-func channelAxis(v *Node) *Node { return Reshape(v, 1, v.Shape().Dimensions[0], 1, 1) }
 
 // crossEntropy is the mean cross-entropy of logits [N, K] against labels
 // [N] (int32), and the number of rows whose argmax is the label.

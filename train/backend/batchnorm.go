@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -13,6 +14,13 @@ import (
 // addend per feature so the full-size tensor is touched twice.
 func (b *builder) BatchNormForInference(operand, scale, offset, mean, variance backends.Op,
 	epsilon float32, featureAxis int) (backends.Op, error) {
+	if outs, err := b.nativeBatchNorm("BatchNormForInference", featureAxis, epsilon,
+		operand, scale, offset, mean, variance); outs != nil || err != nil {
+		if err != nil {
+			return nil, fmt.Errorf("backend: BatchNormForInference: %w", err)
+		}
+		return outs[0], nil
+	}
 	bn, err := b.newBatchNorm(operand, featureAxis, epsilon)
 	if err != nil {
 		return nil, fmt.Errorf("backend: BatchNormForInference: %w", err)
@@ -29,6 +37,13 @@ func (b *builder) BatchNormForInference(operand, scale, offset, mean, variance b
 // XLA defines it) and returns them with the result.
 func (b *builder) BatchNormForTraining(operand, scale, offset backends.Op, epsilon float32,
 	featureAxis int) (normalized, batchMean, batchVariance backends.Op, err error) {
+	if outs, err := b.nativeBatchNorm("BatchNormForTraining", featureAxis, epsilon,
+		operand, scale, offset); outs != nil || err != nil {
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("backend: BatchNormForTraining: %w", err)
+		}
+		return outs[0], outs[1], outs[2], nil
+	}
 	bn, err := b.newBatchNorm(operand, featureAxis, epsilon)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("backend: BatchNormForTraining: %w", err)
@@ -49,6 +64,13 @@ func (b *builder) BatchNormForTraining(operand, scale, offset backends.Op, epsil
 //	gradOperand = scale*inv * (dy - gradOffset/N - (x-mean) * inv*gradScale/N)
 func (b *builder) BatchNormGradient(operand, scale, mean, variance, gradOutput backends.Op,
 	epsilon float32, featureAxis int) (gradOperand, gradScale, gradOffset backends.Op, err error) {
+	if outs, err := b.nativeBatchNorm("BatchNormGradient", featureAxis, epsilon,
+		operand, scale, mean, variance, gradOutput); outs != nil || err != nil {
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("backend: BatchNormGradient: %w", err)
+		}
+		return outs[0], outs[1], outs[2], nil
+	}
 	bn, err := b.newBatchNorm(operand, featureAxis, epsilon)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("backend: BatchNormGradient: %w", err)
@@ -60,11 +82,15 @@ func (b *builder) BatchNormGradient(operand, scale, mean, variance, gradOutput b
 	return gradOperand, gradScale, gradOffset, nil
 }
 
-// batchNorm holds what the three BatchNorm ops share.
+// batchNorm holds what the three BatchNorm ops share. They run in
+// float64 whatever the operand's floating dtype, as PyTorch's CPU kernels
+// accumulate: in float32 the sums of a feature whose mean is large against
+// its spread lose most of their digits.
 type batchNorm struct {
 	b           *builder
-	x           backends.Op
-	shape       shapes.Shape
+	dtype       dtypes.DType // the operand's
+	x           backends.Op  // the operand in float64
+	shape       shapes.Shape // of x
 	featureAxis int
 	reduceAxes  []int
 	count       backends.Op // elements per feature, as a scalar of x's dtype
@@ -84,16 +110,54 @@ func (b *builder) newBatchNorm(x backends.Op, featureAxis int, epsilon float32) 
 		return nil, fmt.Errorf("operand %s is not floating point", shape)
 	}
 	n := shape.Size() / shape.Dimensions[featureAxis]
-	count, err := b.scalar(shape.DType, float64(n))
+	count, err := b.scalar(dtypes.Float64, float64(n))
 	if err != nil {
 		return nil, err
 	}
-	eps, err := b.scalar(shape.DType, float64(epsilon))
+	eps, err := b.scalar(dtypes.Float64, float64(epsilon))
 	if err != nil {
 		return nil, err
 	}
-	return &batchNorm{b: b, x: x, shape: shape, featureAxis: featureAxis,
-		reduceAxes: otherAxes(shape.Rank(), featureAxis), count: count, epsilon: eps}, nil
+	bn := &batchNorm{b: b, dtype: shape.DType, shape: shape.Clone(), featureAxis: featureAxis,
+		reduceAxes: otherAxes(shape.Rank(), featureAxis), count: count, epsilon: eps}
+	bn.shape.DType = dtypes.Float64
+	if bn.x, err = bn.widen(x); err != nil {
+		return nil, err
+	}
+	return bn, nil
+}
+
+// widen converts op to float64.
+func (bn *batchNorm) widen(op backends.Op) (backends.Op, error) {
+	if bn.dtype == dtypes.Float64 {
+		return op, nil
+	}
+	return bn.b.ConvertDType(op, dtypes.Float64)
+}
+
+// widenAll widens each op in place.
+func (bn *batchNorm) widenAll(ops ...*backends.Op) error {
+	for _, op := range ops {
+		var err error
+		if *op, err = bn.widen(*op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// narrowAll converts each op in place back to the operand's dtype.
+func (bn *batchNorm) narrowAll(ops ...*backends.Op) error {
+	if bn.dtype == dtypes.Float64 {
+		return nil
+	}
+	for _, op := range ops {
+		var err error
+		if *op, err = bn.b.ConvertDType(*op, bn.dtype); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // spread broadcasts a per-feature vector to the operand's shape.
@@ -137,6 +201,9 @@ func (bn *batchNorm) affine(x, mul, add backends.Op) (backends.Op, error) {
 }
 
 func (bn *batchNorm) inference(scale, offset, mean, variance backends.Op) (backends.Op, error) {
+	if err := bn.widenAll(&scale, &offset, &mean, &variance); err != nil {
+		return nil, err
+	}
 	inv, err := bn.invStd(variance)
 	if err != nil {
 		return nil, err
@@ -153,7 +220,12 @@ func (bn *batchNorm) inference(scale, offset, mean, variance backends.Op) (backe
 	if err != nil {
 		return nil, err
 	}
-	return bn.affine(bn.x, mul, add)
+	y, err := bn.affine(bn.x, mul, add)
+	if err != nil {
+		return nil, err
+	}
+	err = bn.narrowAll(&y)
+	return y, err
 }
 
 // centered returns x - spread(mean).
@@ -167,6 +239,9 @@ func (bn *batchNorm) centered(mean backends.Op) (backends.Op, error) {
 
 func (bn *batchNorm) training(scale, offset backends.Op) (
 	normalized, mean, variance backends.Op, err error) {
+	if err = bn.widenAll(&scale, &offset); err != nil {
+		return nil, nil, nil, err
+	}
 	if mean, err = bn.mean(bn.x); err != nil {
 		return nil, nil, nil, err
 	}
@@ -189,6 +264,9 @@ func (bn *batchNorm) training(scale, offset backends.Op) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	normalized, err = bn.affine(xc, mul, offset)
+	if normalized, err = bn.affine(xc, mul, offset); err != nil {
+		return nil, nil, nil, err
+	}
+	err = bn.narrowAll(&normalized, &mean, &variance)
 	return normalized, mean, variance, err
 }

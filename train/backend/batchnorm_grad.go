@@ -6,6 +6,9 @@ import "github.com/gomlx/gomlx/backends"
 func (bn *batchNorm) gradient(scale, mean, variance, dy backends.Op) (
 	gradOperand, gradScale, gradOffset backends.Op, err error) {
 	b := bn.b
+	if err = bn.widenAll(&scale, &mean, &variance, &dy); err != nil {
+		return nil, nil, nil, err
+	}
 	inv, err := bn.invStd(variance)
 	if err != nil {
 		return nil, nil, nil, err
@@ -29,6 +32,10 @@ func (bn *batchNorm) gradient(scale, mean, variance, dy backends.Op) (
 		return nil, nil, nil, err
 	}
 	gradOperand, err = bn.operandGradient(scale, inv, xc, dy, gradScale, gradOffset)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	err = bn.narrowAll(&gradOperand, &gradScale, &gradOffset)
 	return gradOperand, gradScale, gradOffset, err
 }
 

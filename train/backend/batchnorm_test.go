@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // featureStats returns, per feature along axis, the mean and the biased
@@ -63,11 +66,20 @@ func refBatchNormGradient(x, dy array, axis int, scale []float64, eps float64) (
 
 func vec(v []float64) array { return array{dims: []int{len(v)}, data: v} }
 
+// TestBatchNormOpsMatchReference runs the three ops composed of simplego's
+// (gemm=go) and natively (nativebn.go, on the recording builder).
 func TestBatchNormOpsMatchReference(t *testing.T) {
-	bk := testBackend(t, "")
+	t.Run("composed", func(t *testing.T) { testBatchNormOps(t, testBackend(t, "gemm=go")) })
+	t.Run("native", func(t *testing.T) {
+		needOpenBLAS(t)
+		testBatchNormOps(t, testBackend(t, "gemm=openblas"))
+	})
+}
+
+func testBatchNormOps(t *testing.T, bk backends.Backend) {
 	rng := rand.New(rand.NewPCG(19, 20))
 	const eps = float32(1e-5)
-	for _, axis := range []int{1, 3} {
+	for _, axis := range []int{0, 1, 3} {
 		x := randomArray(rng, 0, 4, 3, 2, 5)
 		c := x.dims[axis]
 		scale, offset := randomArray(rng, 0, c), randomArray(rng, 0, c)
@@ -103,5 +115,42 @@ func TestBatchNormOpsMatchReference(t *testing.T) {
 		assertClose(t, "grad operand", got[4], dx, 1e-10)
 		assertClose(t, "grad scale", got[5], vec(dScale), 1e-10)
 		assertClose(t, "grad offset", got[6], vec(dOffset), 1e-10)
+	}
+}
+
+// TestNativeBatchNormMatchesComposedInFloat32 runs the three ops in
+// float32 on a feature map whose mean is large against its spread, natively
+// and composed: both accumulate in float64, so they agree to float32
+// rounding.
+func TestNativeBatchNormMatchesComposedInFloat32(t *testing.T) {
+	needOpenBLAS(t)
+	native, composed := testBackend(t, "gemm=openblas"), testBackend(t, "gemm=go")
+	const eps = 1e-5
+	ops := func(x, scale, offset, dy *graph.Node) []*graph.Node {
+		y, mean, variance := graph.InternalBatchNormForTraining(x, scale, offset, eps, 1)
+		dx, dScale, dOffset := graph.InternalBatchNormGradient(x, scale, mean, variance, dy,
+			eps, 1)
+		inf := graph.InternalBatchNormForInference(x, scale, offset, mean, variance, eps, 1)
+		return []*graph.Node{y, mean, variance, dx, dScale, dOffset, inf}
+	}
+	dims := []int{8, 6, 5, 5}
+	inputs := func() []any {
+		x := randomTensor(1, dtypes.Float32, dims)
+		tensors.MustMutableFlatData(x, func(v []float32) {
+			for i := range v {
+				v[i] = 300 + 0.01*v[i]
+			}
+		})
+		return []any{x, randomTensor(2, dtypes.Float32, dims[1:2]),
+			randomTensor(3, dtypes.Float32, dims[1:2]), randomTensor(4, dtypes.Float32, dims)}
+	}
+	want := graph.MustExecOnceN(composed, ops, inputs()...)
+	got := graph.MustExecOnceN(native, ops, inputs()...)
+	names := []string{"normalised", "mean", "variance", "grad operand", "grad scale",
+		"grad offset", "inference"}
+	for i, name := range names {
+		if d := tensorRelDiff(got[i], want[i]); !(d <= 1e-5) {
+			t.Errorf("%s: native and composed differ by %.2g relative (> 1e-5)", name, d)
+		}
 	}
 }

@@ -37,6 +37,19 @@ var (
 		KernelSpatial: []int{1, 2}, KernelInputChannels: 0, KernelOutputChannels: 3,
 		OutputBatch: 2, OutputSpatial: []int{0, 1}, OutputChannels: 3,
 	}
+	// torchKernelGrad2D is the layout of the convolution that computes a
+	// channels-first kernel's gradient, which byChannels runs.
+	torchKernelGrad2D = backends.ConvolveAxesConfig{
+		InputBatch: 1, InputChannels: 0, InputSpatial: []int{2, 3},
+		KernelInputChannels: 0, KernelOutputChannels: 1, KernelSpatial: []int{2, 3},
+		OutputBatch: 1, OutputChannels: 0, OutputSpatial: []int{2, 3},
+	}
+	// channelsMajorOut writes [Cout, B, H, W] from a channels-last input.
+	channelsMajorOut = backends.ConvolveAxesConfig{
+		InputBatch: 0, InputSpatial: []int{1, 2}, InputChannels: 3,
+		KernelSpatial: []int{0, 1}, KernelInputChannels: 2, KernelOutputChannels: 3,
+		OutputBatch: 1, OutputSpatial: []int{2, 3}, OutputChannels: 0,
+	}
 	channelsFirst1D = backends.ConvolveAxesConfig{
 		InputBatch: 0, InputChannels: 1, InputSpatial: []int{2},
 		KernelInputChannels: 0, KernelOutputChannels: 1, KernelSpatial: []int{2},
@@ -72,6 +85,16 @@ var convCases = []convCase{
 	{name: "kernel-gradient-layout", in: []int{3, 6, 6, 2}, kernel: []int{3, 3, 3, 4},
 		axes: kernelGrad2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}},
 		kDil: []int{2, 2}},
+	{name: "torch-input-dilation", in: []int{2, 3, 5, 5}, kernel: []int{4, 3, 3, 3},
+		axes: torch2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}},
+		inDil: []int{2, 2}},
+	{name: "torch-kernel-gradient-layout", in: []int{3, 4, 10, 10}, kernel: []int{3, 5, 10, 10},
+		axes: torchKernelGrad2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}}},
+	{name: "torch-kernel-gradient-few-positions", in: []int{3, 4, 5, 5},
+		kernel: []int{3, 5, 5, 5}, axes: torchKernelGrad2D, strides: []int{1, 1},
+		paddings: [][2]int{{1, 1}, {1, 1}}},
+	{name: "channels-major-output", in: []int{2, 5, 5, 3}, kernel: []int{3, 3, 3, 4},
+		axes: channelsMajorOut, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}}},
 	{name: "1d-channels-first", in: []int{2, 3, 10}, kernel: []int{3, 4, 3},
 		axes: channelsFirst1D, strides: []int{3}, paddings: [][2]int{{1, 0}}},
 	{name: "torch-3x3-many-positions", in: []int{3, 4, 9, 9}, kernel: []int{5, 4, 3, 3},

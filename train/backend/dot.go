@@ -95,8 +95,9 @@ func contractingAt(rank, nb int, axes []int) (first, ok bool) {
 	return false, false
 }
 
-// run multiplies lhs by rhs into out, all flat and laid out as the plan says.
-func (p *dotPlan) run(g gemm, in []any, out any) error {
+// run multiplies lhs by rhs into outs[0], all flat and laid out as the plan says.
+func (p *dotPlan) run(g gemm, in, outs []any) error {
+	out := outs[0]
 	switch a := in[0].(type) {
 	case []float32:
 		return runDot(p, a, in[1].([]float32), out.([]float32), g.Sgemm)
@@ -126,30 +127,38 @@ func runDot[T float32 | float64](p *dotPlan, a, b, c []T, mul gemmFunc[T]) error
 }
 
 // nativeOp is a call that runs outside simplego, on flat buffers: its
-// operands in, its one output out, of the call's output shape.
+// operands in, its outputs out, of the call's output shapes.
 type nativeOp interface {
-	run(g gemm, in []any, out any) error
+	run(g gemm, in, out []any) error
 }
 
-// runNative runs a native call into a new buffer.
+// runNative runs a native call into new buffers.
 func runNative(be backends.Backend, g gemm, c *call, in []backends.Buffer,
-	dev backends.DeviceNum) (backends.Buffer, error) {
-	out, outFlat, err := be.NewSharedBuffer(dev, c.outs[0].shape)
-	if err != nil {
-		return nil, err
-	}
-	flats := make([]any, len(in))
-	for i, b := range in {
-		if flats[i], err = be.BufferData(b); err != nil {
+	dev backends.DeviceNum) ([]backends.Buffer, error) {
+	outs, outFlats := make([]backends.Buffer, len(c.outs)), make([]any, len(c.outs))
+	var err error
+	for i, v := range c.outs {
+		if outs[i], outFlats[i], err = be.NewSharedBuffer(dev, v.shape); err != nil {
 			break
 		}
 	}
+	flats := make([]any, len(in))
+	for i, b := range in {
+		if err != nil {
+			break
+		}
+		flats[i], err = be.BufferData(b)
+	}
 	if err == nil {
-		err = c.native.run(g, flats, outFlat)
+		err = c.native.run(g, flats, outFlats)
 	}
 	if err != nil {
-		_ = be.BufferFinalize(out)
+		for _, b := range outs {
+			if b != nil {
+				_ = be.BufferFinalize(b)
+			}
+		}
 		return nil, fmt.Errorf("%s of %s: %w", c.name, shapesOf(c.inputs), err)
 	}
-	return out, nil
+	return outs, nil
 }

@@ -36,13 +36,35 @@ type convPlan struct {
 	batch, numO, numK int
 	chans, cOut       int
 
-	inBatch, inChan   int   // input strides
-	kIn, kOut         int   // kernel strides of the channel axes
-	kOff              []int // kernel offset of each kernel position
-	spOff             []int // input offset of (o, k), o*numK+k; -1 where padding
-	outBatch, outChan int   // output strides
-	outOff            []int // output offset of each output position
+	inBatch, inChan   int      // input strides
+	kIn, kOut         int      // kernel strides of the channel axes
+	kOff              []int    // kernel offset of each kernel position
+	spOff             []int    // input offset of (o, k), o*numK+k; -1 where padding
+	spOffK            []int    // the same by kernel position: (k, o) at k*numO+o
+	spansK, spansO    [][]span // spOffK by kernel position, spOff by output position
+	outBatch, outChan int      // output strides
+	outOff            []int    // output offset of each output position
 	layout            outLayout
+
+	// colMajor stores the patches as [cols, rows]: when the input's
+	// channels are not contiguous (channels-first), each column is then
+	// read from one channel's plane in order.
+	colMajor bool
+
+	// byInputs multiplies the kernel by the input planes in place and sums
+	// the products into the outputs (col2im), where the input has far
+	// fewer positions than the output: a dilated input, as in the gradient
+	// of a strided convolution with respect to its input. taps lists, for
+	// output position o, taps[tapStart[o]:tapStart[o+1]], the (kernel
+	// position, input position) pairs it sees, as k*numI+i.
+	byInputs       bool
+	numI           int
+	tapStart, taps []int
+
+	// perChannel runs one GEMM per input channel (byChannels): the
+	// kernel's rows and the output's columns are contiguous, as in the
+	// gradient of a channels-first convolution with respect to its kernel.
+	perChannel bool
 }
 
 // outLayout is how the output lies in memory.
@@ -52,6 +74,7 @@ const (
 	outOther         outLayout = iota
 	outChannelsLast            // [B, O..., Cout]
 	outChannelsFirst           // [B, Cout, O...]
+	outChannelsMajor           // [Cout, B, O...], as a channels-first kernel's gradient
 )
 
 // newConvPlan lays out c's index arithmetic.
@@ -83,8 +106,50 @@ func newConvPlan(c *conv) *convPlan {
 			p.spOff = append(p.spOff, c.inputOffset(o, k, inS))
 		}
 	}
+	p.spOffK = make([]int, len(p.spOff))
+	for o := range p.numO {
+		for k := range p.numK {
+			p.spOffK[k*p.numO+o] = p.spOff[o*p.numK+k]
+		}
+	}
 	p.layout = p.findLayout()
+	p.colMajor = p.inChan != 1 || p.numO == 1 && p.kernelInPlace()
+	p.perChannel = p.findPerChannel()
+	p.findByInputs(c)
+	if p.perChannel {
+		p.spansO = spansOf(p.spOff, p.numO, p.numK)
+	} else if p.colMajor {
+		p.spansK = spansOf(p.spOffK, p.numK, p.numO)
+	}
 	return p
+}
+
+// findByInputs sets byInputs and its taps where it pays: channels-first
+// input planes, dense, with at most half as many positions as the
+// channels-first output.
+func (p *convPlan) findByInputs(c *conv) {
+	p.numI = product(c.inSp)
+	inS := c.in.Strides()
+	dense := p.colMajor && !p.perChannel && p.layout == outChannelsFirst &&
+		2*p.numI <= p.numO && p.inChan >= p.numI
+	for a, step := len(c.inSp)-1, 1; a >= 0 && dense; a-- {
+		dense = inS[c.axes.InputSpatial[a]] == step
+		step *= c.inSp[a]
+	}
+	if !dense {
+		return
+	}
+	p.byInputs = true
+	p.tapStart = make([]int, 0, p.numO+1)
+	for o := range p.numO {
+		p.tapStart = append(p.tapStart, len(p.taps))
+		for k, i := range p.spOff[o*p.numK:][:p.numK] {
+			if i >= 0 {
+				p.taps = append(p.taps, k*p.numI+i)
+			}
+		}
+	}
+	p.tapStart = append(p.tapStart, len(p.taps))
 }
 
 // inputOffset is the input offset that output position o sees at kernel
@@ -117,12 +182,48 @@ func (p *convPlan) findLayout() outLayout {
 	case p.outChan == p.numO && p.outBatch == p.numO*p.cOut && contiguous(1) &&
 		p.numO >= minChannelsFirst:
 		return outChannelsFirst
+	case p.outBatch == p.numO && contiguous(1) && p.outChan >= p.batch*p.numO:
+		return outChannelsMajor
 	}
 	return outOther
 }
 
-// run convolves in[0] with the kernel in[1] into out.
-func (p *convPlan) run(g gemm, in []any, out any) error {
+// minPerChannelPositions is the fewest kernel positions for which
+// byChannels runs: each of its GEMMs sums over the kernel positions only.
+const minPerChannelPositions = 64
+
+// findPerChannel recognises convolutions that byChannels can run: the
+// kernel's positions contiguous within each (input channel, output
+// channel), and the output channels-major.
+func (p *convPlan) findPerChannel() bool {
+	if p.numK < minPerChannelPositions || p.kOut < p.numK || p.layout != outChannelsMajor {
+		return false
+	}
+	for k, off := range p.kOff {
+		if off != k {
+			return false
+		}
+	}
+	return true
+}
+
+// kernelInPlace reports whether the kernel lies as a [Cout, C*K] matrix,
+// as a channels-first kernel [Cout, C, K...] does.
+func (p *convPlan) kernelInPlace() bool {
+	if p.kIn != p.numK || p.kOut < p.chans*p.numK {
+		return false
+	}
+	for k, off := range p.kOff {
+		if off != k {
+			return false
+		}
+	}
+	return true
+}
+
+// run convolves in[0] with the kernel in[1] into outs[0].
+func (p *convPlan) run(g gemm, in, outs []any) error {
+	out := outs[0]
 	switch x := in[0].(type) {
 	case []float32:
 		return runConv(p, g, x, in[1].([]float32), out.([]float32), g.Sgemm)
@@ -134,6 +235,14 @@ func (p *convPlan) run(g gemm, in []any, out any) error {
 
 func runConv[T float32 | float64](p *convPlan, g gemm, x, kernel, out []T,
 	mul gemmFunc[T]) error {
+	switch {
+	case p.perChannel:
+		return byChannels(p, x, kernel, out, mul)
+	case p.byInputs:
+		return byInputs(p, x, kernel, out, mul)
+	case p.colMajor:
+		return colMajor(p, x, kernel, out, mul)
+	}
 	kmat := make([]T, p.numK*p.chans*p.cOut)
 	kernelMatrix(p, kernel, kmat)
 	cols := p.numK * p.chans
@@ -276,6 +385,10 @@ func multiply[T float32 | float64](p *convPlan, mul gemmFunc[T], patches, kmat, 
 			}
 		}
 		return nil
+	case outChannelsMajor:
+		// [Cout, rows] = kmat^T [Cout, cols] x patches^T [cols, rows].
+		return mul(true, true, p.cOut, rows, cols, 1, kmat, p.cOut, patches, cols, beta,
+			out[b0*p.numO:], p.outChan)
 	}
 	return mul(false, false, rows, p.cOut, cols, 1, patches, cols, kmat, p.cOut, beta,
 		block[:rows*p.cOut], p.cOut)

@@ -157,8 +157,17 @@ func refReverse(x array, axes ...int) array {
 	return out
 }
 
+// TestReverseMatchesReference runs Reverse composed of simplego's Gather
+// (gemm=go) and natively (on the recording builder).
 func TestReverseMatchesReference(t *testing.T) {
-	bk := testBackend(t, "")
+	t.Run("composed", func(t *testing.T) { testReverse(t, testBackend(t, "gemm=go")) })
+	t.Run("native", func(t *testing.T) {
+		needOpenBLAS(t)
+		testReverse(t, testBackend(t, "gemm=openblas"))
+	})
+}
+
+func testReverse(t *testing.T, bk backends.Backend) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	cases := []struct {
 		dims []int
@@ -169,6 +178,7 @@ func TestReverseMatchesReference(t *testing.T) {
 		{[]int{4, 2, 3, 3}, []int{2, 3}}, // channels first
 		{[]int{2, 1, 5}, []int{1, 2}},    // a size-1 axis
 		{[]int{2, 3}, nil},
+		{[]int{3, 4, 2}, []int{0, 2}}, // first and last
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%v%v", tc.dims, tc.axes), func(t *testing.T) {

@@ -182,6 +182,18 @@ func (r *recorder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes 
 	return outs[0], nil
 }
 
+// recordNative records a call that runs natively, as plan says; compose
+// builds it of simplego's ops, for the shadow to check and shape.
+func (r *recorder) recordNative(name string, in []backends.Op, plan nativeOp,
+	compose replayFunc) ([]backends.Op, error) {
+	outs, err := r.record(name, in, compose)
+	if err != nil {
+		return nil, err
+	}
+	r.calls[len(r.calls)-1].native = plan
+	return outs, nil
+}
+
 // convolve records a convolution that runs natively (im2col and GEMM);
 // simplego's own ConvGeneral checks it and gives its shape.
 func (r *recorder) convolve(input, kernel backends.Op, c *conv) (backends.Op, error) {

@@ -101,6 +101,19 @@ func (w *windows) offsets() [][]int {
 // patch came from.
 func (b *builder) selectAndScatter(w *windows, operand, source backends.Op, isMax bool) (
 	backends.Op, error) {
+	if r, ok := b.Builder.(*recorder); ok && w.operand.DType.IsFloat() && w.operand.Size() > 0 {
+		plan := &selectScatterPlan{t: newWindowTable(w.operand.Dimensions, w.size, w.strides,
+			w.paddings), isMax: isMax}
+		outs, err := r.recordNative("SelectAndScatter", []backends.Op{operand, source}, plan,
+			func(bb backends.Builder, in []backends.Op) ([]backends.Op, error) {
+				y, err := (&builder{Builder: bb}).selectAndScatter(w, in[0], in[1], isMax)
+				return []backends.Op{y}, err
+			})
+		if err != nil {
+			return nil, err
+		}
+		return outs[0], nil
+	}
 	patches, err := b.windowPatches(w, operand, isMax)
 	if err != nil {
 		return nil, err

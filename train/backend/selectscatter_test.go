@@ -39,8 +39,21 @@ func refSelectAndScatter(operand, source array, size, strides []int, paddings []
 	return out
 }
 
+// poolBackends are the two ways the pooling ops run: composed of
+// simplego's ops, and natively (nativepool.go, on the recording builder).
+func poolBackends(t *testing.T) map[string]backends.Backend {
+	needOpenBLAS(t)
+	return map[string]backends.Backend{"composed": testBackend(t, "gemm=go"),
+		"native": testBackend(t, "gemm=openblas")}
+}
+
 func TestSelectAndScatterMatchesReference(t *testing.T) {
-	bk := testBackend(t, "")
+	for name, bk := range poolBackends(t) {
+		t.Run(name, func(t *testing.T) { testSelectAndScatterCases(t, bk) })
+	}
+}
+
+func testSelectAndScatterCases(t *testing.T, bk backends.Backend) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	cases := []struct {
 		dims, size, strides []int
@@ -97,7 +110,12 @@ func testSelectAndScatter(t *testing.T, bk backends.Backend, rng *rand.Rand,
 }
 
 func TestSelectAndScatterMaxNeverPicksPadding(t *testing.T) {
-	bk := testBackend(t, "")
+	for name, bk := range poolBackends(t) {
+		t.Run(name, func(t *testing.T) { testNeverPicksPadding(t, bk) })
+	}
+}
+
+func testNeverPicksPadding(t *testing.T, bk backends.Backend) {
 	// Every element is -Inf, the value padding holds: the padded corner
 	// windows must still pick an element of the operand.
 	operand := newArray(1, 4)
@@ -122,5 +140,36 @@ func TestSelectAndScatterRejectsMismatchedSource(t *testing.T) {
 	_, err := b.SelectAndScatterMax(op, src, []int{1, 2, 2, 1}, []int{1, 2, 2, 1}, nil)
 	if err == nil {
 		t.Fatal("source [1 3 3 1] for 2x2 windows of [1 4 4 1]: no error")
+	}
+}
+
+// TestNativeMaxPoolEqualsSimplego runs ReduceWindow's max natively and on
+// simplego: ties, padding, windows that skip elements, and a row of -Inf.
+func TestNativeMaxPoolEqualsSimplego(t *testing.T) {
+	bks := poolBackends(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	cases := []struct {
+		dims, size, strides []int
+		paddings            [][2]int
+		levels              int
+	}{
+		{[]int{2, 3, 8, 8}, []int{1, 1, 3, 3}, []int{1, 1, 2, 2},
+			[][2]int{{0, 0}, {0, 0}, {1, 1}, {1, 1}}, 3},
+		{[]int{2, 7, 7, 3}, []int{1, 3, 3, 1}, []int{1, 2, 2, 1},
+			[][2]int{{0, 0}, {1, 1}, {1, 1}, {0, 0}}, 0},
+		{[]int{9, 4}, []int{2, 2}, []int{3, 2}, [][2]int{{0, 0}, {1, 0}}, 0},
+	}
+	for _, tc := range cases {
+		x := randomArray(rng, tc.levels, tc.dims...)
+		for i := range tc.dims[len(tc.dims)-1] {
+			x.data[i] = math.Inf(-1)
+		}
+		pool := func(b *builder, p []backends.Op) (backends.Op, error) {
+			return b.ReduceWindow(p[0], backends.ReduceOpMax, tc.size, tc.strides, nil, nil,
+				tc.paddings)
+		}
+		want := runOp(t, bks["composed"], pool, x)
+		got := runOp(t, bks["native"], pool, x)
+		assertClose(t, fmt.Sprintf("max pool %v", tc.dims), got, want, 0)
 	}
 }

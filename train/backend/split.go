@@ -37,6 +37,7 @@ func (r *recorder) Compile(outputs []backends.Op, shardings []*backends.Sharding
 	if err != nil {
 		return nil, err
 	}
+	r.fuse(outs)
 	p := newPlanner(r, outs)
 	steps, err := p.steps()
 	if err != nil {
@@ -74,10 +75,9 @@ type planner struct {
 
 func newPlanner(r *recorder, outputs []*value) *planner {
 	p := &planner{r: r, outputs: outputs, isOut: map[*value]bool{},
-		feeds: map[*call]bool{}, live: map[*call]bool{}, level: map[*call]int{}}
+		feeds: map[*call]bool{}, live: liveCalls(outputs), level: map[*call]int{}}
 	for _, v := range outputs {
 		p.isOut[v] = true
-		p.markLive(v.call)
 	}
 	for _, c := range r.calls {
 		if c.native != nil {
@@ -87,21 +87,6 @@ func newPlanner(r *recorder, outputs []*value) *planner {
 		}
 	}
 	return p
-}
-
-func (p *planner) markLive(c *call) {
-	stack := []*call{c}
-	for len(stack) > 0 {
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if p.live[c] {
-			continue
-		}
-		p.live[c] = true
-		for _, in := range c.inputs {
-			stack = append(stack, in.call)
-		}
-	}
 }
 
 // isParam reports whether c is a parameter of the computation.

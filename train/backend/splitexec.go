@@ -119,11 +119,10 @@ func (r *run) step(s *step) error {
 	var outs []backends.Buffer
 	donated := make([]bool, len(s.inputs))
 	if s.native != nil {
-		out, err := runNative(r.e.backend, r.e.gemm, s.native, in, r.dev)
-		if err != nil {
+		var err error
+		if outs, err = runNative(r.e.backend, r.e.gemm, s.native, in, r.dev); err != nil {
 			return err
 		}
-		outs = []backends.Buffer{out}
 	} else {
 		for j, v := range s.inputs {
 			donated[j] = s.last[j] && r.owned[v.id] && !r.e.isOut[v]

@@ -33,6 +33,7 @@ type Lib struct {
 	core     string // openblas_get_corename: the kernels in use
 	threads  int    // openblas_get_num_threads after setting it
 	coreType string // OPENBLAS_CORETYPE chosen by Load; "" if left as found
+	timeout  string // OPENBLAS_THREAD_TIMEOUT chosen by Load; "" if left as found
 }
 
 var (
@@ -45,15 +46,16 @@ var (
 // call's result. Before opening it, Load sets OPENBLAS_CORETYPE from the
 // CPU's features unless the environment already sets it, because OpenBLAS
 // reads that variable only while it is loaded and may not recognise the
-// CPU by itself. It then sets OpenBLAS's thread count to GOMAXPROCS.
+// CPU by itself; likewise OPENBLAS_THREAD_TIMEOUT (setThreadTimeout). It
+// then sets OpenBLAS's thread count to GOMAXPROCS.
 func Load() (*Lib, error) {
 	loadOnce.Do(func() {
-		coreType := setCoreType()
+		coreType, timeout := setCoreType(), setThreadTimeout()
 		loaded, loadErr = open(LibraryName)
 		if loadErr != nil {
 			return
 		}
-		loaded.coreType = coreType
+		loaded.coreType, loaded.timeout = coreType, timeout
 		loaded.setThreads(runtime.GOMAXPROCS(0))
 	})
 	return loaded, loadErr
@@ -66,6 +68,9 @@ func (l *Lib) Describe() string {
 	s := fmt.Sprintf("%s; core %s, %d threads", l.config, l.core, l.threads)
 	if l.coreType != "" {
 		s += fmt.Sprintf(" (OPENBLAS_CORETYPE=%s from CPU features)", l.coreType)
+	}
+	if l.timeout != "" {
+		s += fmt.Sprintf(", %s=%s", threadTimeoutVar, l.timeout)
 	}
 	return s
 }

@@ -155,3 +155,19 @@ func TestConcurrentSgemmCallsAreCorrect(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadTimeoutKeepsTheUsersValue checks that setThreadTimeout sets
+// OPENBLAS_THREAD_TIMEOUT only where the environment leaves it unset.
+func TestThreadTimeoutKeepsTheUsersValue(t *testing.T) {
+	t.Setenv(threadTimeoutVar, "20")
+	if got := setThreadTimeout(); got != "" || os.Getenv(threadTimeoutVar) != "20" {
+		t.Errorf("set %q over the user's 20; the variable is now %q", got,
+			os.Getenv(threadTimeoutVar))
+	}
+	t.Setenv(threadTimeoutVar, "")
+	if got := setThreadTimeout(); got != threadTimeout ||
+		os.Getenv(threadTimeoutVar) != threadTimeout {
+		t.Errorf("unset variable: set %q, now %q; want %s", got,
+			os.Getenv(threadTimeoutVar), threadTimeout)
+	}
+}

@@ -1,0 +1,298 @@
+package backend
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Channels-first inputs ([B, C, spatial...], as PyTorch lays them out) keep
+// each channel's plane contiguous, so their patches are gathered as rows of
+// that plane: [C*K, rows] with column (c, k), which is also how a
+// channels-first kernel [Cout, C, K...] lies in memory. The forward
+// convolution then multiplies the kernel in place.
+
+// colMajor convolves with the patches stored [cols, rows], cols ordered
+// (input channel, kernel position): in blocks of batch entries with every
+// column, or, when a block would hold too few rows, with every row and
+// blocks of input channels, adding up the products.
+func colMajor[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
+	a, lda := kernelRows(p, kernel)
+	cols := p.chans * p.numK
+	var block []T
+	if p.layout == outOther {
+		block = make([]T, p.batch*p.numO*p.cOut)
+	}
+	per := max(1, chunkValues/max(1, p.numO*cols))
+	if per >= p.batch || per*p.numO >= minBlockRows || p.chans == 1 {
+		per = min(per, p.batch)
+		patches := make([]T, per*p.numO*cols)
+		for b0 := 0; b0 < p.batch; b0 += per {
+			b1 := min(b0+per, p.batch)
+			part := patches[:(b1-b0)*p.numO*cols]
+			gatherColMajor(p, x, part, b0, b1, 0, p.chans)
+			err := multiplyColMajor(p, mul, part, a, lda, out, block, b0, b1, cols, 0)
+			if err != nil {
+				return err
+			}
+		}
+	} else {
+		rows := p.batch * p.numO
+		perC := max(1, chunkValues/(rows*p.numK))
+		patches := make([]T, rows*min(perC, p.chans)*p.numK)
+		for c0 := 0; c0 < p.chans; c0 += perC {
+			c1 := min(c0+perC, p.chans)
+			part := patches[:rows*(c1-c0)*p.numK]
+			gatherColMajor(p, x, part, 0, p.batch, c0, c1)
+			var beta T
+			if c0 > 0 {
+				beta = 1
+			}
+			err := multiplyColMajor(p, mul, part, a[c0*p.numK:], lda, out, block, 0, p.batch,
+				(c1-c0)*p.numK, beta)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if p.layout == outOther {
+		scatter(p, block, out, 0, p.batch)
+	}
+	return nil
+}
+
+// kernelRows returns the kernel as a [Cout, C*K] matrix and its leading
+// dimension: the kernel itself when it lies that way, else a copy.
+func kernelRows[T float32 | float64](p *convPlan, kernel []T) ([]T, int) {
+	if p.kernelInPlace() {
+		return kernel, p.kOut
+	}
+	cols := p.chans * p.numK
+	a := make([]T, p.cOut*cols)
+	for co := range p.cOut {
+		for c := range p.chans {
+			row := a[co*cols+c*p.numK:][:p.numK]
+			base := co*p.kOut + c*p.kIn
+			for k, off := range p.kOff {
+				row[k] = kernel[base+off]
+			}
+		}
+	}
+	return a, cols
+}
+
+// multiplyColMajor adds a [Cout, cols] times the patches [cols, rows] of
+// batch entries [b0, b1) to beta times out, or, for the outOther layout,
+// to beta times block, which the caller scatters.
+func multiplyColMajor[T float32 | float64](p *convPlan, mul gemmFunc[T],
+	patches, a []T, lda int, out, block []T, b0, b1, cols int, beta T) error {
+	rows := (b1 - b0) * p.numO
+	switch p.layout {
+	case outChannelsLast:
+		return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
+			out[b0*p.outBatch:][:rows*p.cOut], p.cOut)
+	case outChannelsFirst:
+		// Per batch entry, [Cout, O] = a [Cout, cols] x patches [cols, O].
+		for b := b0; b < b1; b++ {
+			err := mul(false, false, p.cOut, p.numO, cols, 1, a, lda,
+				patches[(b-b0)*p.numO:], rows, beta,
+				out[b*p.outBatch:][:p.numO*p.cOut], p.numO)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	case outChannelsMajor:
+		// [Cout, rows] = a [Cout, cols] x patches [cols, rows].
+		return mul(false, false, p.cOut, rows, cols, 1, a, lda, patches, rows, beta,
+			out[b0*p.numO:], p.outChan)
+	}
+	return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
+		block[b0*p.numO*p.cOut:][:rows*p.cOut], p.cOut)
+}
+
+// gatherColMajor fills the patch columns of input channels [c0, c1) for
+// batch entries [b0, b1), splitting the columns among the cores.
+func gatherColMajor[T float32 | float64](p *convPlan, x, patches []T, b0, b1, c0, c1 int) {
+	cols := (c1 - c0) * p.numK
+	workers := min(runtime.GOMAXPROCS(0), cols)
+	var wg sync.WaitGroup
+	for w := range workers {
+		j0, j1 := cols*w/workers, cols*(w+1)/workers
+		wg.Go(func() { gatherColumns(p, x, patches, b0, b1, c0, j0, j1) })
+	}
+	wg.Wait()
+}
+
+// gatherColumns fills columns [j0, j1) of a block whose first column is
+// input channel c0's first.
+func gatherColumns[T float32 | float64](p *convPlan, x, patches []T, b0, b1, c0, j0, j1 int) {
+	rows := (b1 - b0) * p.numO
+	for j := j0; j < j1; j++ {
+		c, k := c0+j/p.numK, j%p.numK
+		dst := patches[j*rows:][:rows]
+		for b := b0; b < b1; b++ {
+			d, base := dst[(b-b0)*p.numO:][:p.numO], b*p.inBatch+c*p.inChan
+			if p.spansK != nil {
+				copySpans(d, x, base, p.spansK[k])
+				continue
+			}
+			copyPlane(d, x, base, p.spOffK[k*p.numO:][:p.numO])
+		}
+	}
+}
+
+// span is a stretch of n patch values, from start, that are either
+// consecutive input values from offset off, or padding (off < 0).
+type span struct{ start, n, off int }
+
+// spansOf cuts each of the count rows of length n of offs into spans, or
+// returns nil where the spans would be too short to beat a loop.
+func spansOf(offs []int, count, n int) [][]span {
+	all := make([][]span, count)
+	total := 0
+	for i := range all {
+		row := offs[i*n:][:n]
+		for j, off := range row {
+			if j > 0 && (off < 0 && row[j-1] < 0 || off > 0 && off == row[j-1]+1) {
+				all[i][len(all[i])-1].n++
+				continue
+			}
+			all[i] = append(all[i], span{start: j, n: 1, off: off})
+		}
+		total += len(all[i])
+	}
+	if total*minSpanLength > len(offs) {
+		return nil
+	}
+	return all
+}
+
+// minSpanLength is the shortest mean span with which copySpans takes over copyPlane.
+const minSpanLength = 4
+
+// copySpans is copyPlane by spans.
+func copySpans[T float32 | float64](dst, x []T, base int, spans []span) {
+	for _, r := range spans {
+		d := dst[r.start:][:r.n]
+		if r.off < 0 {
+			clear(d)
+			continue
+		}
+		copy(d, x[base+r.off:][:r.n])
+	}
+}
+
+// copyPlane sets dst[i] to x[base+offs[i]], or 0 where offs[i] < 0.
+func copyPlane[T float32 | float64](dst, x []T, base int, offs []int) {
+	for i, off := range offs {
+		if off < 0 {
+			dst[i] = 0
+			continue
+		}
+		dst[i] = x[base+off]
+	}
+}
+
+// byChannels adds up one product per input channel c:
+// out^T [Cout, rows] += kernel_c [Cout, K] x patches_c^T [K, rows], where
+// patches_c [rows, K] holds channel c's input values. The kernel and the
+// output are used in place. This is how the gradient of a channels-first
+// convolution with respect to its kernel runs: its "kernel" is the output
+// gradient, with a thousand positions.
+func byChannels[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
+	per := max(1, chunkValues/(p.numO*p.numK))
+	patches := make([]T, min(per, p.batch)*p.numO*p.numK)
+	for b0 := 0; b0 < p.batch; b0 += per {
+		b1 := min(b0+per, p.batch)
+		rows := (b1 - b0) * p.numO
+		part := patches[:rows*p.numK]
+		for c := range p.chans {
+			gatherChannel(p, x, part, b0, b1, c)
+			var beta T
+			if c > 0 {
+				beta = 1
+			}
+			err := mul(false, true, p.cOut, rows, p.numK, 1, kernel[c*p.kIn:], p.kOut,
+				part, p.numK, beta, out[b0*p.numO:], p.outChan)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// gatherChannel fills the [rows, K] patches of channel c for batch entries
+// [b0, b1), splitting the rows among the cores.
+func gatherChannel[T float32 | float64](p *convPlan, x, patches []T, b0, b1, c int) {
+	rows := (b1 - b0) * p.numO
+	workers := min(runtime.GOMAXPROCS(0), rows)
+	var wg sync.WaitGroup
+	for w := range workers {
+		r0, r1 := rows*w/workers, rows*(w+1)/workers
+		wg.Go(func() {
+			for r := r0; r < r1; r++ {
+				b, o := b0+r/p.numO, r%p.numO
+				d, base := patches[r*p.numK:][:p.numK], b*p.inBatch+c*p.inChan
+				if p.spansO != nil {
+					copySpans(d, x, base, p.spansO[o])
+					continue
+				}
+				copyPlane(d, x, base, p.spOff[o*p.numK:][:p.numK])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// byInputs convolves, per batch entry, as
+// cols [Cout*K, I] = kernel [Cout*K, C] x input [C, I], then sums each
+// output value's taps from cols (col2im): the multiplication skips the
+// zeros that dilating the input would put in the patches.
+func byInputs[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
+	m := p.cOut * p.numK
+	a := make([]T, m*p.chans)
+	for co := range p.cOut {
+		for k, off := range p.kOff {
+			row := a[(co*p.numK+k)*p.chans:][:p.chans]
+			for c := range row {
+				row[c] = kernel[c*p.kIn+co*p.kOut+off]
+			}
+		}
+	}
+	cols := make([]T, m*p.numI)
+	for b := range p.batch {
+		err := mul(false, false, m, p.numI, p.chans, 1, a, p.chans, x[b*p.inBatch:], p.inChan,
+			0, cols, p.numI)
+		if err != nil {
+			return err
+		}
+		col2im(p, cols, out[b*p.outBatch:])
+	}
+	return nil
+}
+
+// col2im sums each output position's taps from cols into out, one batch
+// entry's channels-first output, splitting the output channels among the
+// cores.
+func col2im[T float32 | float64](p *convPlan, cols, out []T) {
+	workers := min(runtime.GOMAXPROCS(0), p.cOut)
+	var wg sync.WaitGroup
+	for w := range workers {
+		c0, c1 := p.cOut*w/workers, p.cOut*(w+1)/workers
+		wg.Go(func() {
+			for co := c0; co < c1; co++ {
+				src := cols[co*p.numK*p.numI:][:p.numK*p.numI]
+				dst := out[co*p.outChan:][:p.numO]
+				for o := range dst {
+					var sum T
+					for _, t := range p.taps[p.tapStart[o]:p.tapStart[o+1]] {
+						sum += src[t]
+					}
+					dst[o] = sum
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
