@@ -54,7 +54,7 @@ func forward(cfg models.Config, vals map[string]*Node, x *Node, bn bnMode) (
 		case models.BatchNorm:
 			y = batchNorm(op.Name, vals, in, bn, stats)
 		case models.ReLU:
-			y = relu(in)
+			y = relu(in, bn.Training)
 		case models.MaxPool:
 			p := op.Padding
 			y = MaxPool(in).ChannelsAxis(images.ChannelsFirst).Window(op.Kernel).
@@ -74,13 +74,22 @@ func forward(cfg models.Config, vals map[string]*Node, x *Node, bn bnMode) (
 	return out, stats
 }
 
-// relu is max(x, 0) written as x times the mask x > 0, whose gradient is
-// one product with the mask, as PyTorch's (0 where x is 0). GoMLX's
-// gradient of Max makes eight full-size tensors per activation.
-func relu(x *Node) *Node {
-	mask := StopGradient(ConvertDType(GreaterThan(x, ScalarZero(x.Graph(), x.DType())),
-		x.DType()))
-	return Mul(x, mask)
+// relu is max(x, 0). In training its gradient is the output gradient
+// where the output is positive, 0 elsewhere, as PyTorch's: GoMLX's gradient
+// of Max makes eight full-size tensors per activation. The value is
+// written x + (max(x, 0) - x), with the gradient stopped on the second
+// term, which is max(x, 0) exactly; the gradient reads the output, which
+// the next layer keeps anyway, so no mask is kept. Evaluation graphs are
+// never differentiated and take Max.
+func relu(x *Node, training bool) *Node {
+	y := MaxScalar(x, 0)
+	if !training {
+		return y
+	}
+	y = Add(x, StopGradient(Sub(y, x)))
+	return IdentityWithCustomGradient(y, func(out, v *Node) *Node {
+		return Mul(v, Sign(out))
+	})
 }
 
 // linear is x·wᵀ + b with w [Out, In] as torch.nn.Linear stores it,

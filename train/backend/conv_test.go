@@ -99,6 +99,8 @@ var convCases = []convCase{
 		axes: channelsFirst1D, strides: []int{3}, paddings: [][2]int{{1, 0}}},
 	{name: "torch-3x3-many-positions", in: []int{3, 4, 9, 9}, kernel: []int{5, 4, 3, 3},
 		axes: torch2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}}},
+	{name: "torch-3x3-over-1x1", in: []int{3, 4, 1, 1}, kernel: []int{5, 4, 3, 3},
+		axes: torch2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}}},
 	{name: "channel-groups", in: []int{1, 5, 5, 4}, kernel: []int{3, 3, 2, 4},
 		axes: channelsLast2D, strides: []int{1, 1}, channelGroups: 2},
 }

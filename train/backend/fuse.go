@@ -33,12 +33,17 @@ const (
 	fusedSub
 	fusedMul
 	fusedDiv
+	fusedMax
+	fusedMin
 	fusedNeg
+	fusedSign
+	fusedCopy  // Identity
 	fusedSplat // a scalar broadcast to the shape
 )
 
 var fusedKinds = map[string]fusedKind{
-	"Add": fusedAdd, "Sub": fusedSub, "Mul": fusedMul, "Div": fusedDiv, "Neg": fusedNeg,
+	"Add": fusedAdd, "Sub": fusedSub, "Mul": fusedMul, "Div": fusedDiv,
+	"Max": fusedMax, "Min": fusedMin, "Neg": fusedNeg, "Sign": fusedSign, "Identity": fusedCopy,
 }
 
 // fusedOp writes slot out from the slots in args.
@@ -360,12 +365,24 @@ func fusedChunks[T float32 | float64](p *fusedPlan, c0, c1 int, ins, outs [][]T)
 func apply[T float32 | float64](op fusedOp, d []T, slots [][]T) {
 	a := slots[op.args[0]][:len(d)]
 	switch op.kind {
-	case fusedSplat:
+	case fusedSplat, fusedCopy:
 		copy(d, a)
 		return
 	case fusedNeg:
 		for j, x := range a {
 			d[j] = -x
+		}
+		return
+	case fusedSign: // as simplego's: 0 for NaN
+		for j, x := range a {
+			switch {
+			case x < 0:
+				d[j] = -1
+			case x > 0:
+				d[j] = 1
+			default:
+				d[j] = 0
+			}
 		}
 		return
 	}
@@ -386,6 +403,14 @@ func apply[T float32 | float64](op fusedOp, d []T, slots [][]T) {
 	case fusedDiv:
 		for j, x := range a {
 			d[j] = x / b[j]
+		}
+	case fusedMax: // Go's max and min, as simplego's
+		for j, x := range a {
+			d[j] = max(x, b[j])
+		}
+	case fusedMin:
+		for j, x := range a {
+			d[j] = min(x, b[j])
 		}
 	}
 }
