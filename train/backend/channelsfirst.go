@@ -18,46 +18,120 @@ import (
 func colMajor[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
 	a, lda := kernelRows(p, kernel)
 	cols := p.chans * p.numK
-	var block []T
-	if p.layout == outOther {
-		block = make([]T, p.batch*p.numO*p.cOut)
-	}
 	per := max(1, chunkValues/max(1, p.numO*cols))
 	if per >= p.batch || per*p.numO >= minBlockRows || p.chans == 1 {
-		per = min(per, p.batch)
-		patches := make([]T, per*p.numO*cols)
-		for b0 := 0; b0 < p.batch; b0 += per {
-			b1 := min(b0+per, p.batch)
-			part := patches[:(b1-b0)*p.numO*cols]
-			gatherColMajor(p, x, part, b0, b1, 0, p.chans)
-			err := multiplyColMajor(p, mul, part, a, lda, out, block, b0, b1, cols, 0)
-			if err != nil {
-				return err
-			}
-		}
-	} else {
-		rows := p.batch * p.numO
-		perC := max(1, chunkValues/(rows*p.numK))
-		patches := make([]T, rows*min(perC, p.chans)*p.numK)
-		for c0 := 0; c0 < p.chans; c0 += perC {
-			c1 := min(c0+perC, p.chans)
-			part := patches[:rows*(c1-c0)*p.numK]
-			gatherColMajor(p, x, part, 0, p.batch, c0, c1)
-			var beta T
-			if c0 > 0 {
-				beta = 1
-			}
-			err := multiplyColMajor(p, mul, part, a[c0*p.numK:], lda, out, block, 0, p.batch,
-				(c1-c0)*p.numK, beta)
-			if err != nil {
-				return err
-			}
-		}
+		return colMajorByRows(p, x, a, lda, out, min(per, p.batch), mul)
 	}
-	if p.layout == outOther {
-		scatter(p, block, out, 0, p.batch)
+	return colMajorByChannels(p, x, a, lda, out, mul)
+}
+
+// colMajorByRows multiplies blocks of per batch entries.
+func colMajorByRows[T float32 | float64](p *convPlan, x, a []T, lda int, out []T, per int,
+	mul gemmFunc[T]) error {
+	cols := p.chans * p.numK
+	patches := make([]T, per*p.numO*cols)
+	dst := newColTarget(p, out, per)
+	for b0 := 0; b0 < p.batch; b0 += per {
+		b1 := min(b0+per, p.batch)
+		part := patches[:(b1-b0)*p.numO*cols]
+		gatherColMajor(p, x, part, b0, b1, 0, p.chans)
+		if err := dst.multiply(mul, part, a, lda, b0, b1, cols, 0); err != nil {
+			return err
+		}
+		dst.finish(b0, b1)
 	}
 	return nil
+}
+
+// colMajorByChannels multiplies all rows at once, blocks of input channels
+// at a time, adding up the products.
+func colMajorByChannels[T float32 | float64](p *convPlan, x, a []T, lda int, out []T,
+	mul gemmFunc[T]) error {
+	rows := p.batch * p.numO
+	perC := max(1, chunkValues/(rows*p.numK))
+	patches := make([]T, rows*min(perC, p.chans)*p.numK)
+	dst := newColTarget(p, out, p.batch)
+	for c0 := 0; c0 < p.chans; c0 += perC {
+		c1 := min(c0+perC, p.chans)
+		part := patches[:rows*(c1-c0)*p.numK]
+		gatherColMajor(p, x, part, 0, p.batch, c0, c1)
+		var beta T
+		if c0 > 0 {
+			beta = 1
+		}
+		err := dst.multiply(mul, part, a[c0*p.numK:], lda, 0, p.batch, (c1-c0)*p.numK, beta)
+		if err != nil {
+			return err
+		}
+	}
+	dst.finish(0, p.batch)
+	return nil
+}
+
+// colTarget is where colMajor's products go: the output itself, or, when
+// its layout would take one product per batch entry or a scatter, a block
+// that finish moves there: [rows, Cout] for outOther, [Cout, rows] for a
+// channels-first output of several batch entries, whose rows of O values
+// are then copied whole.
+type colTarget[T float32 | float64] struct {
+	p            *convPlan
+	out          []T
+	block, major []T
+}
+
+func newColTarget[T float32 | float64](p *convPlan, out []T, entries int) *colTarget[T] {
+	t := &colTarget[T]{p: p, out: out}
+	switch {
+	case p.layout == outOther:
+		t.block = make([]T, entries*p.numO*p.cOut)
+	case p.layout == outChannelsFirst && entries > 1:
+		t.major = make([]T, entries*p.numO*p.cOut)
+	}
+	return t
+}
+
+// multiply adds a [Cout, cols] times the patches [cols, rows] of batch
+// entries [b0, b1) to beta times the target.
+func (t *colTarget[T]) multiply(mul gemmFunc[T], patches, a []T, lda, b0, b1, cols int,
+	beta T) error {
+	p := t.p
+	rows := (b1 - b0) * p.numO
+	switch {
+	case t.block != nil:
+		return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
+			t.block[:rows*p.cOut], p.cOut)
+	case t.major != nil:
+		return mul(false, false, p.cOut, rows, cols, 1, a, lda, patches, rows, beta,
+			t.major[:rows*p.cOut], rows)
+	case p.layout == outChannelsLast:
+		return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
+			t.out[b0*p.outBatch:][:rows*p.cOut], p.cOut)
+	case p.layout == outChannelsMajor:
+		// [Cout, rows] = a [Cout, cols] x patches [cols, rows].
+		return mul(false, false, p.cOut, rows, cols, 1, a, lda, patches, rows, beta,
+			t.out[b0*p.numO:], p.outChan)
+	}
+	// Channels-first, one batch entry: [Cout, O] = a x patches.
+	return mul(false, false, p.cOut, p.numO, cols, 1, a, lda, patches, rows, beta,
+		t.out[b0*p.outBatch:][:p.numO*p.cOut], p.numO)
+}
+
+// finish moves the products of batch entries [b0, b1) from the block to
+// the output.
+func (t *colTarget[T]) finish(b0, b1 int) {
+	p := t.p
+	switch {
+	case t.block != nil:
+		scatter(p, t.block, t.out, b0, b1)
+	case t.major != nil:
+		rows := (b1 - b0) * p.numO
+		for co := range p.cOut {
+			for b := b0; b < b1; b++ {
+				copy(t.out[b*p.outBatch+co*p.outChan:][:p.numO],
+					t.major[co*rows+(b-b0)*p.numO:][:p.numO])
+			}
+		}
+	}
 }
 
 // kernelRows returns the kernel as a [Cout, C*K] matrix and its leading
@@ -78,36 +152,6 @@ func kernelRows[T float32 | float64](p *convPlan, kernel []T) ([]T, int) {
 		}
 	}
 	return a, cols
-}
-
-// multiplyColMajor adds a [Cout, cols] times the patches [cols, rows] of
-// batch entries [b0, b1) to beta times out, or, for the outOther layout,
-// to beta times block, which the caller scatters.
-func multiplyColMajor[T float32 | float64](p *convPlan, mul gemmFunc[T],
-	patches, a []T, lda int, out, block []T, b0, b1, cols int, beta T) error {
-	rows := (b1 - b0) * p.numO
-	switch p.layout {
-	case outChannelsLast:
-		return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
-			out[b0*p.outBatch:][:rows*p.cOut], p.cOut)
-	case outChannelsFirst:
-		// Per batch entry, [Cout, O] = a [Cout, cols] x patches [cols, O].
-		for b := b0; b < b1; b++ {
-			err := mul(false, false, p.cOut, p.numO, cols, 1, a, lda,
-				patches[(b-b0)*p.numO:], rows, beta,
-				out[b*p.outBatch:][:p.numO*p.cOut], p.numO)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	case outChannelsMajor:
-		// [Cout, rows] = a [Cout, cols] x patches [cols, rows].
-		return mul(false, false, p.cOut, rows, cols, 1, a, lda, patches, rows, beta,
-			out[b0*p.numO:], p.outChan)
-	}
-	return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
-		block[b0*p.numO*p.cOut:][:rows*p.cOut], p.cOut)
 }
 
 // gatherColMajor fills the patch columns of input channels [c0, c1) for
