@@ -5,7 +5,7 @@
 # mocokit is, and the peak RSS of each. Random 32x32 batches; the data path
 # is not measured.
 # Usage: scripts/bench_train.sh [mocokit-trainbench flags]
-#   defaults: --stems imagenet,cifar --batches imagenet=32,128 --batches cifar=32
+#   defaults: --stems imagenet,cifar --batches imagenet=32,128 --batches cifar=32,128
 #             --modes train,infer --steps imagenet=3 --steps cifar=2 --rounds 2
 #             --threads <all cores> --backend go --omp-wait-policy PASSIVE
 #   e.g. scripts/bench_train.sh --stems imagenet --batches 32 --rounds 3

@@ -139,7 +139,11 @@ func probeLearns(t *testing.T, pretrained string, trainSet, testSet *dataset.Dat
 	// the hundreds), which makes SGD on the fc unstable above lr ~1e-3; and
 	// 60 steps learn more from the plain images than from RandomResizedCrop.
 	o.LR, o.Augment = 0.001, "none"
-	o.BatchSize, o.Epochs, o.StepsPerEpoch, o.TestImages = 32, 1, 60, 500
+	// 2000 test images: with 500, rounding differences in the pretraining
+	// moved the accuracy by 3 points (16.6% against 13.8%), one standard
+	// error being 1.6. With 2000 it is 0.7 at chance, so 13% is well above
+	// chance and well below the 16-18% measured.
+	o.BatchSize, o.Epochs, o.StepsPerEpoch, o.TestImages = 32, 1, 60, 2000
 	r := &Run{Options: o, Out: t.TempDir(), TrainSet: trainSet, TestSet: testSet,
 		Backend: testBackend(t), Log: quietLog(), Probe: true}
 	if err := r.Start(c.Weights); err != nil {
@@ -149,8 +153,9 @@ func probeLearns(t *testing.T, pretrained string, trainSet, testSet *dataset.Dat
 		t.Fatal(err)
 	}
 	e := r.Record().Epochs[0]
-	t.Logf("linear probe: %d steps, test accuracy %.1f%% (500 images)", e.Steps, e.TestAcc)
-	if e.TestAcc < 15 {
+	t.Logf("linear probe: %d steps, test accuracy %.1f%% (%d images)", e.Steps, e.TestAcc,
+		o.TestImages)
+	if e.TestAcc < 13 {
 		t.Errorf("linear probe accuracy %.1f%%, want above chance (10%%) by a margin", e.TestAcc)
 	}
 }

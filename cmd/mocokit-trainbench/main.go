@@ -52,7 +52,7 @@ type options struct {
 }
 
 func parseFlags(args []string) (options, error) {
-	batches, err := newPerStem("imagenet=32,128", "cifar=32")
+	batches, err := newPerStem("imagenet=32,128", "cifar=32,128")
 	if err != nil {
 		return options{}, err
 	}

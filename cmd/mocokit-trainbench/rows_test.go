@@ -7,7 +7,9 @@ import (
 	"github.com/mocokit/mocokit/models"
 )
 
-func TestDefaultPlanKeepsTheCIFARStemSmall(t *testing.T) {
+// TestDefaultPlanCoversTheSpeedGoal checks that the default table has the
+// rows the speed goal names: both stems at batch 32 and 128, both modes.
+func TestDefaultPlanCoversTheSpeedGoal(t *testing.T) {
 	o, err := parseFlags(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -21,7 +23,8 @@ func TestDefaultPlanKeepsTheCIFARStemSmall(t *testing.T) {
 		keys = append(keys, r.key())
 	}
 	want := []string{"imagenet/32/train", "imagenet/32/infer", "imagenet/128/train",
-		"imagenet/128/infer", "cifar/32/train", "cifar/32/infer"}
+		"imagenet/128/infer", "cifar/32/train", "cifar/32/infer", "cifar/128/train",
+		"cifar/128/infer"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("rows %v, want %v", keys, want)
 	}

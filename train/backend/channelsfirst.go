@@ -17,6 +17,9 @@ import (
 // blocks of input channels, adding up the products.
 func colMajor[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
 	a, lda := kernelRows(p, kernel)
+	if !p.kernelInPlace() { // a copy
+		defer giveBack(a)
+	}
 	cols := p.chans * p.numK
 	per := max(1, chunkValues/max(1, p.numO*cols))
 	if per >= p.batch || per*p.numO >= minBlockRows || p.chans == 1 {
@@ -29,8 +32,10 @@ func colMajor[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc
 func colMajorByRows[T float32 | float64](p *convPlan, x, a []T, lda int, out []T, per int,
 	mul gemmFunc[T]) error {
 	cols := p.chans * p.numK
-	patches := make([]T, per*p.numO*cols)
+	patches := borrow[T](per * p.numO * cols)
+	defer giveBack(patches)
 	dst := newColTarget(p, out, per)
+	defer dst.release()
 	for b0 := 0; b0 < p.batch; b0 += per {
 		b1 := min(b0+per, p.batch)
 		part := patches[:(b1-b0)*p.numO*cols]
@@ -49,8 +54,10 @@ func colMajorByChannels[T float32 | float64](p *convPlan, x, a []T, lda int, out
 	mul gemmFunc[T]) error {
 	rows := p.batch * p.numO
 	perC := max(1, chunkValues/(rows*p.numK))
-	patches := make([]T, rows*min(perC, p.chans)*p.numK)
+	patches := borrow[T](rows * min(perC, p.chans) * p.numK)
+	defer giveBack(patches)
 	dst := newColTarget(p, out, p.batch)
+	defer dst.release()
 	for c0 := 0; c0 < p.chans; c0 += perC {
 		c1 := min(c0+perC, p.chans)
 		part := patches[:rows*(c1-c0)*p.numK]
@@ -83,11 +90,17 @@ func newColTarget[T float32 | float64](p *convPlan, out []T, entries int) *colTa
 	t := &colTarget[T]{p: p, out: out}
 	switch {
 	case p.layout == outOther:
-		t.block = make([]T, entries*p.numO*p.cOut)
+		t.block = borrow[T](entries * p.numO * p.cOut)
 	case p.layout == outChannelsFirst && entries > 1:
-		t.major = make([]T, entries*p.numO*p.cOut)
+		t.major = borrow[T](entries * p.numO * p.cOut)
 	}
 	return t
+}
+
+// release gives the target's block back.
+func (t *colTarget[T]) release() {
+	giveBack(t.block)
+	giveBack(t.major)
 }
 
 // multiply adds a [Cout, cols] times the patches [cols, rows] of batch
@@ -135,13 +148,14 @@ func (t *colTarget[T]) finish(b0, b1 int) {
 }
 
 // kernelRows returns the kernel as a [Cout, C*K] matrix and its leading
-// dimension: the kernel itself when it lies that way, else a copy.
+// dimension: the kernel itself when it lies that way, else a copy borrowed
+// from scratch.
 func kernelRows[T float32 | float64](p *convPlan, kernel []T) ([]T, int) {
 	if p.kernelInPlace() {
 		return kernel, p.kOut
 	}
 	cols := p.chans * p.numK
-	a := make([]T, p.cOut*cols)
+	a := borrow[T](p.cOut * cols)
 	for co := range p.cOut {
 		for c := range p.chans {
 			row := a[co*cols+c*p.numK:][:p.numK]
@@ -245,7 +259,8 @@ func copyPlane[T float32 | float64](dst, x []T, base int, offs []int) {
 // gradient, with a thousand positions.
 func byChannels[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
 	per := max(1, chunkValues/(p.numO*p.numK))
-	patches := make([]T, min(per, p.batch)*p.numO*p.numK)
+	patches := borrow[T](min(per, p.batch) * p.numO * p.numK)
+	defer giveBack(patches)
 	for b0 := 0; b0 < p.batch; b0 += per {
 		b1 := min(b0+per, p.batch)
 		rows := (b1 - b0) * p.numO
@@ -295,7 +310,8 @@ func gatherChannel[T float32 | float64](p *convPlan, x, patches []T, b0, b1, c i
 // zeros that dilating the input would put in the patches.
 func byInputs[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
 	m := p.cOut * p.numK
-	a := make([]T, m*p.chans)
+	a := borrow[T](m * p.chans)
+	defer giveBack(a)
 	for co := range p.cOut {
 		for k, off := range p.kOff {
 			row := a[(co*p.numK+k)*p.chans:][:p.chans]
@@ -304,7 +320,8 @@ func byInputs[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc
 			}
 		}
 	}
-	cols := make([]T, m*p.numI)
+	cols := borrow[T](m * p.numI)
+	defer giveBack(cols)
 	for b := range p.batch {
 		err := mul(false, false, m, p.numI, p.chans, 1, a, p.chans, x[b*p.inBatch:], p.inChan,
 			0, cols, p.numI)

@@ -274,7 +274,8 @@ func runConv[T float32 | float64](p *convPlan, g gemm, x, kernel, out []T,
 	case p.colMajor:
 		return colMajor(p, x, kernel, out, mul)
 	}
-	kmat := make([]T, p.numK*p.chans*p.cOut)
+	kmat := borrow[T](p.numK * p.chans * p.cOut)
+	defer giveBack(kmat)
 	kernelMatrix(p, kernel, kmat)
 	cols := p.numK * p.chans
 	per := max(1, chunkValues/max(1, p.numO*cols))
@@ -289,10 +290,12 @@ func runConv[T float32 | float64](p *convPlan, g gemm, x, kernel, out []T,
 func byRows[T float32 | float64](p *convPlan, x, kmat, out []T, per int,
 	mul gemmFunc[T]) error {
 	cols := p.numK * p.chans
-	patches := make([]T, per*p.numO*cols)
+	patches := borrow[T](per * p.numO * cols)
+	defer giveBack(patches)
 	var block []T
 	if p.layout == outOther {
-		block = make([]T, per*p.numO*p.cOut)
+		block = borrow[T](per * p.numO * p.cOut)
+		defer giveBack(block)
 	}
 	for b0 := 0; b0 < p.batch; b0 += per {
 		b1 := min(b0+per, p.batch)
@@ -318,10 +321,12 @@ func byKernelPositions[T float32 | float64](p *convPlan, x, kmat, out []T,
 	mul gemmFunc[T]) error {
 	rows := p.batch * p.numO
 	per := max(1, chunkValues/(rows*p.chans))
-	patches := make([]T, rows*min(per, p.numK)*p.chans)
+	patches := borrow[T](rows * min(per, p.numK) * p.chans)
+	defer giveBack(patches)
 	var block []T
 	if p.layout == outOther {
-		block = make([]T, rows*p.cOut)
+		block = borrow[T](rows * p.cOut)
+		defer giveBack(block)
 	}
 	for k0 := 0; k0 < p.numK; k0 += per {
 		k1 := min(k0+per, p.numK)
