@@ -351,8 +351,13 @@ func fusedChunks[T float32 | float64](p *fusedPlan, c0, c1 int, ins, outs [][]T)
 			}
 		}
 		for i, op := range p.ops {
+			k := output[op.out]
+			if k == 0 && (op.kind == fusedSplat || op.kind == fusedCopy) {
+				slots[op.out] = slots[op.args[0]][:e-s] // the same values
+				continue
+			}
 			d := scratch[i*fusedChunk:][:e-s]
-			if k := output[op.out]; k > 0 {
+			if k > 0 {
 				d = outs[k-1][s:e]
 			}
 			apply(op, d, slots)
