@@ -11,11 +11,11 @@ import (
 // channels-first kernel [Cout, C, K...] lies in memory. The forward
 // convolution then multiplies the kernel in place.
 
-// colMajor convolves with the patches stored [cols, rows], cols ordered
+// runColMajor convolves with the patches stored [cols, rows], cols ordered
 // (input channel, kernel position): in blocks of batch entries with every
 // column, or, when a block would hold too few rows, with every row and
 // blocks of input channels, adding up the products.
-func colMajor[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
+func runColMajor[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc[T]) error {
 	a, lda := kernelRows(p, kernel)
 	if !p.kernelInPlace() { // a copy
 		defer giveBack(a)
@@ -75,15 +75,15 @@ func colMajorByChannels[T float32 | float64](p *convPlan, x, a []T, lda int, out
 	return nil
 }
 
-// colTarget is where colMajor's products go: the output itself, or, when
+// colTarget is where runColMajor's products go: the output itself, or, when
 // its layout would take one product per batch entry or a scatter, a block
 // that finish moves there: [rows, Cout] for outOther, [Cout, rows] for a
 // channels-first output of several batch entries, whose rows of O values
 // are then copied whole.
 type colTarget[T float32 | float64] struct {
-	p            *convPlan
-	out          []T
-	block, major []T
+	p               *convPlan
+	out             []T
+	block, coutRows []T
 }
 
 func newColTarget[T float32 | float64](p *convPlan, out []T, entries int) *colTarget[T] {
@@ -92,7 +92,7 @@ func newColTarget[T float32 | float64](p *convPlan, out []T, entries int) *colTa
 	case p.layout == outOther:
 		t.block = borrow[T](entries * p.numO * p.cOut)
 	case p.layout == outChannelsFirst && entries > 1:
-		t.major = borrow[T](entries * p.numO * p.cOut)
+		t.coutRows = borrow[T](entries * p.numO * p.cOut)
 	}
 	return t
 }
@@ -100,7 +100,7 @@ func newColTarget[T float32 | float64](p *convPlan, out []T, entries int) *colTa
 // release gives the target's block back.
 func (t *colTarget[T]) release() {
 	giveBack(t.block)
-	giveBack(t.major)
+	giveBack(t.coutRows)
 }
 
 // multiply adds a [Cout, cols] times the patches [cols, rows] of batch
@@ -113,9 +113,9 @@ func (t *colTarget[T]) multiply(mul gemmFunc[T], patches, a []T, lda, b0, b1, co
 	case t.block != nil:
 		return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
 			t.block[:rows*p.cOut], p.cOut)
-	case t.major != nil:
+	case t.coutRows != nil:
 		return mul(false, false, p.cOut, rows, cols, 1, a, lda, patches, rows, beta,
-			t.major[:rows*p.cOut], rows)
+			t.coutRows[:rows*p.cOut], rows)
 	case p.layout == outChannelsLast:
 		return mul(true, true, rows, p.cOut, cols, 1, patches, rows, a, lda, beta,
 			t.out[b0*p.outBatch:][:rows*p.cOut], p.cOut)
@@ -136,12 +136,12 @@ func (t *colTarget[T]) finish(b0, b1 int) {
 	switch {
 	case t.block != nil:
 		scatter(p, t.block, t.out, b0, b1)
-	case t.major != nil:
+	case t.coutRows != nil:
 		rows := (b1 - b0) * p.numO
 		for co := range p.cOut {
 			for b := b0; b < b1; b++ {
 				copy(t.out[b*p.outBatch+co*p.outChan:][:p.numO],
-					t.major[co*rows+(b-b0)*p.numO:][:p.numO])
+					t.coutRows[co*rows+(b-b0)*p.numO:][:p.numO])
 			}
 		}
 	}

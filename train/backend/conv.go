@@ -192,7 +192,7 @@ func (c *conv) kernelMatrix(kernel backends.Op) (backends.Op, error) {
 // float64 throughout, and no empty dimension (which GEMM cannot take).
 func (c *conv) nativeOK() bool {
 	dt := c.in.DType
-	if (dt != dtypes.Float32 && dt != dtypes.Float64) || c.kernel.DType != dt {
+	if !nativeFloat(dt) || c.kernel.DType != dt {
 		return false
 	}
 	return c.batch > 0 && c.chans > 0 && c.cOut > 0 && product(c.outSp) > 0 &&
@@ -205,4 +205,10 @@ func repeat(v, n int) []int {
 		s[i] = v
 	}
 	return s
+}
+
+// nativeFloat reports whether native steps take dtype: float32 and
+// float64; the 16-bit floats stay with simplego.
+func nativeFloat(dtype dtypes.DType) bool {
+	return dtype == dtypes.Float32 || dtype == dtypes.Float64
 }

@@ -101,6 +101,8 @@ var convCases = []convCase{
 		axes: torch2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}}},
 	{name: "torch-3x3-over-1x1", in: []int{3, 4, 1, 1}, kernel: []int{5, 4, 3, 3},
 		axes: torch2D, strides: []int{1, 1}, paddings: [][2]int{{1, 1}, {1, 1}}},
+	{name: "every-tap-in-padding", in: []int{2, 3, 1, 1}, kernel: []int{4, 3, 1, 1},
+		axes: torch2D, strides: []int{2, 2}, paddings: [][2]int{{1, 0}, {1, 0}}},
 	{name: "channel-groups", in: []int{1, 5, 5, 4}, kernel: []int{3, 3, 2, 4},
 		axes: channelsLast2D, strides: []int{1, 1}, channelGroups: 2},
 }

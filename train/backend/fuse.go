@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -86,7 +85,7 @@ func fusionKind(c *call, s shapes.Shape) (fusedKind, bool) {
 
 // fusable reports whether values of shape s are fused.
 func fusable(s shapes.Shape) bool {
-	return (s.DType == dtypes.Float32 || s.DType == dtypes.Float64) && s.Size() >= minFusedSize
+	return nativeFloat(s.DType) && s.Size() >= minFusedSize
 }
 
 // fusion is a group of calls being formed.
@@ -106,7 +105,9 @@ type fuser struct {
 
 // fuse replaces the groups of live element-wise calls by native calls and
 // puts the calls back in an order where every call follows its inputs.
-// outputs are the graph's.
+// outputs are the graph's. Groups of different shapes can still read each
+// other both ways through other calls (A's value reduced into B, B's into
+// A): such a cycle unfuses one of its groups, until none is left.
 func (r *recorder) fuse(outputs []*value) {
 	f := &fuser{live: liveCalls(outputs), open: map[string]*fusion{}}
 	for _, c := range r.calls {
@@ -116,15 +117,25 @@ func (r *recorder) fuse(outputs []*value) {
 		f.closed = append(f.closed, g)
 	}
 	group := map[*call]*call{}
+	members := map[*call]*fusion{}
 	for _, g := range f.closed {
-		if fc := g.call(r.calls, outputs); fc != nil {
+		if fc := g.call(r.calls, outputs, f.live); fc != nil {
+			members[fc] = g
 			for _, c := range g.calls {
 				group[c] = fc
 			}
 		}
 	}
-	if len(group) > 0 {
-		r.calls = ordered(r.calls, group)
+	for len(group) > 0 {
+		calls, cyclic := ordered(r.calls, group)
+		if cyclic == nil {
+			r.calls = calls
+			return
+		}
+		for _, c := range members[cyclic].calls {
+			delete(group, c)
+			c.outs[0].call = c
+		}
 	}
 }
 
@@ -149,6 +160,9 @@ func (f *fuser) add(c *call) {
 			g.vals[c.outs[0]] = true
 			joined = g
 		}
+	}
+	if !f.live[c] {
+		return
 	}
 	for _, g := range f.open {
 		if g != joined && (g.reads(c, g.vals) || g.reads(c, g.tainted)) {
@@ -192,7 +206,7 @@ func liveCalls(outputs []*value) map[*call]bool {
 
 // call builds the group's native call, or returns nil for a group with
 // no arithmetic. Its outputs are the values read outside the group.
-func (g *fusion) call(calls []*call, outputs []*value) *call {
+func (g *fusion) call(calls []*call, outputs []*value, live map[*call]bool) *call {
 	if !slices.ContainsFunc(g.calls, func(c *call) bool { return c.name != "BroadcastInDim" }) {
 		return nil
 	}
@@ -220,7 +234,7 @@ func (g *fusion) call(calls []*call, outputs []*value) *call {
 		p.ops = append(p.ops, op)
 		result[c.outs[0]] = i
 	}
-	outside := g.readOutside(calls, outputs)
+	outside := g.readOutside(calls, outputs, live)
 	for i, c := range g.calls {
 		op := &p.ops[i]
 		op.out = len(fc.inputs) + i
@@ -238,9 +252,9 @@ func (g *fusion) call(calls []*call, outputs []*value) *call {
 	return fc
 }
 
-// readOutside are the group's values that calls outside it read, or that
-// are graph outputs.
-func (g *fusion) readOutside(calls []*call, outputs []*value) map[*value]bool {
+// readOutside are the group's values that live calls outside it read, or
+// that are graph outputs.
+func (g *fusion) readOutside(calls []*call, outputs []*value, live map[*call]bool) map[*value]bool {
 	member := map[*call]bool{}
 	for _, c := range g.calls {
 		member[c] = true
@@ -250,8 +264,11 @@ func (g *fusion) readOutside(calls []*call, outputs []*value) map[*value]bool {
 		read[v] = g.vals[v]
 	}
 	for _, c := range calls {
+		if !live[c] || member[c] {
+			continue
+		}
 		for _, in := range c.inputs {
-			if !member[c] && g.vals[in] {
+			if g.vals[in] {
 				read[in] = true
 			}
 		}
@@ -265,28 +282,52 @@ func fusedReplay(backends.Builder, []backends.Op) ([]backends.Op, error) {
 }
 
 // ordered lists the calls with each group's members replaced by its call,
-// every call after the calls it reads.
-func ordered(calls []*call, group map[*call]*call) []*call {
-	var out []*call
-	done := map[*call]bool{}
+// every call after the calls it reads; or, if the groups make a cycle, it
+// returns a fused call on it.
+func ordered(calls []*call, group map[*call]*call) (out []*call, cyclic *call) {
+	const visiting, done = 1, 2
+	state := map[*call]int{}
+	var path []*call // the calls being visited, outermost first
 	var visit func(c *call)
 	visit = func(c *call) {
 		if g := group[c]; g != nil {
 			c = g
 		}
-		if done[c] {
+		switch state[c] {
+		case done:
+			return
+		case visiting:
+			cyclic = onCycle(path[slices.Index(path, c):])
 			return
 		}
-		done[c] = true
+		state[c] = visiting
+		path = append(path, c)
 		for _, in := range c.inputs {
-			visit(in.call)
+			if visit(in.call); cyclic != nil {
+				return
+			}
 		}
+		path = path[:len(path)-1]
+		state[c] = done
 		out = append(out, c)
 	}
 	for _, c := range calls {
-		visit(c)
+		if visit(c); cyclic != nil {
+			return nil, cyclic
+		}
 	}
-	return out
+	return out, nil
+}
+
+// onCycle returns a fused call among those of a cycle: the recorded graph
+// has none, so every cycle passes through one.
+func onCycle(cycle []*call) *call {
+	for _, c := range cycle {
+		if _, ok := c.native.(*fusedPlan); ok {
+			return c
+		}
+	}
+	return cycle[0]
 }
 
 // run computes the fused ops chunk by chunk, the chunks split among the
@@ -330,7 +371,7 @@ func runFused[T float32 | float64](p *fusedPlan, in, out []any) error {
 func fusedChunks[T float32 | float64](p *fusedPlan, c0, c1 int, ins, outs [][]T) {
 	nIn := len(p.scalar)
 	slots := make([][]T, nIn+len(p.ops))
-	scratch := make([]T, len(p.ops)*fusedChunk)
+	temps := make([]T, len(p.ops)*fusedChunk)
 	output := make([]int, len(slots)) // 1 + the output a slot is, or 0
 	for k, s := range p.outs {
 		output[s] = 1 + k
@@ -356,7 +397,7 @@ func fusedChunks[T float32 | float64](p *fusedPlan, c0, c1 int, ins, outs [][]T)
 				slots[op.out] = slots[op.args[0]][:e-s] // the same values
 				continue
 			}
-			d := scratch[i*fusedChunk:][:e-s]
+			d := temps[i*fusedChunk:][:e-s]
 			if k > 0 {
 				d = outs[k-1][s:e]
 			}

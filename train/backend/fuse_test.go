@@ -122,3 +122,34 @@ func TestFusedFloat32EqualsSimplego(t *testing.T) {
 		t.Errorf("fused and simplego differ by %.2g relative", d)
 	}
 }
+
+// crossedGroups has two chains of different shapes, each reading a
+// reduction of the other: fused whole, they would make a cycle.
+func crossedGroups(b *builder, p []backends.Op) ([]backends.Op, error) {
+	x, y := p[0], p[1]
+	var err error
+	do := func(op backends.Op, e error) backends.Op {
+		if err == nil {
+			err = e
+		}
+		return op
+	}
+	sx, sy := shapes.Make(dtypes.Float64, 64, 80), shapes.Make(dtypes.Float64, 80, 64)
+	ga := do(b.Mul(x, x))
+	h1 := do(b.Mul(y, y))
+	gb := do(b.Add(ga, do(b.BroadcastInDim(do(b.ReduceSum(h1, 0, 1)), sx, nil))))
+	h2 := do(b.Add(h1, do(b.BroadcastInDim(do(b.ReduceSum(ga, 0, 1)), sy, nil))))
+	return []backends.Op{gb, h2}, err
+}
+
+// TestFusionUndoesCycles runs crossedGroups fused and on simplego alone.
+func TestFusionUndoesCycles(t *testing.T) {
+	needOpenBLAS(t)
+	rng := rand.New(rand.NewPCG(11, 12))
+	x, y := randomArray(rng, 0, 64, 80), randomArray(rng, 0, 80, 64)
+	want := runOps(t, testBackend(t, "gemm=go"), crossedGroups, x, y)
+	got := runOps(t, testBackend(t, "gemm=openblas"), crossedGroups, x, y)
+	for i, name := range []string{"gb", "h2"} {
+		assertClose(t, name, got[i], want[i], 0)
+	}
+}

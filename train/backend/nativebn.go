@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -69,8 +68,7 @@ func composeBatchNorm(b *builder, op string, in []backends.Op, epsilon float32,
 // newBNPlan returns the plan of op for the operand's shape, or nil if the
 // native ops do not take it: float32 or float64, nothing empty.
 func newBNPlan(op string, shape shapes.Shape, featureAxis int, epsilon float32) *bnPlan {
-	if shape.DType != dtypes.Float32 && shape.DType != dtypes.Float64 ||
-		shape.Size() == 0 || featureAxis < 0 || featureAxis >= shape.Rank() {
+	if !nativeFloat(shape.DType) || shape.Size() == 0 || featureAxis < 0 || featureAxis >= shape.Rank() {
 		return nil
 	}
 	p := &bnPlan{op: op, outer: 1, inner: 1, epsilon: float64(epsilon),
@@ -132,8 +130,8 @@ func runBatchNorm[T float32 | float64](p *bnPlan, in, out []any) error {
 	return nil
 }
 
-// block is the o-th contiguous block of feature f's values in t.
-func block[T float32 | float64](p *bnPlan, t []T, o, f int) []T {
+// featureBlock is the o-th contiguous block of feature f's values in t.
+func featureBlock[T float32 | float64](p *bnPlan, t []T, o, f int) []T {
 	return t[(o*p.features+f)*p.inner:][:p.inner]
 }
 
@@ -144,8 +142,8 @@ func inferFeature[T float32 | float64](p *bnPlan, f int, ins, outs [][]T) {
 	a := float64(ins[1][f]) / math.Sqrt(float64(ins[4][f])+p.epsilon)
 	b := float64(ins[2][f])
 	for o := range p.outer {
-		y := block(p, outs[0], o, f)
-		for i, v := range block(p, ins[0], o, f) {
+		y := featureBlock(p, outs[0], o, f)
+		for i, v := range featureBlock(p, ins[0], o, f) {
 			y[i] = T((float64(v)-mean)*a + b)
 		}
 	}
@@ -157,10 +155,13 @@ func inferFeature[T float32 | float64](p *bnPlan, f int, ins, outs [][]T) {
 // variance keeps its digits when the mean is large against the spread.
 func trainFeature[T float32 | float64](p *bnPlan, f int, ins, outs [][]T) {
 	x, scale, offset := ins[0], ins[1], ins[2]
-	shift := float64(block(p, x, 0, f)[0])
+	shift := float64(featureBlock(p, x, 0, f)[0])
+	if math.IsInf(shift, 0) || math.IsNaN(shift) {
+		shift = 0
+	}
 	var sum, sq float64
 	for o := range p.outer {
-		s, q := shiftedSums(block(p, x, o, f), shift)
+		s, q := shiftedSums(featureBlock(p, x, o, f), shift)
 		sum, sq = sum+s, sq+q
 	}
 	n := float64(p.outer * p.inner)
@@ -169,8 +170,8 @@ func trainFeature[T float32 | float64](p *bnPlan, f int, ins, outs [][]T) {
 	a := float64(scale[f]) / math.Sqrt(variance+p.epsilon)
 	b := float64(offset[f])
 	for o := range p.outer {
-		y := block(p, outs[0], o, f)
-		for i, v := range block(p, x, o, f) {
+		y := featureBlock(p, outs[0], o, f)
+		for i, v := range featureBlock(p, x, o, f) {
 			y[i] = T((float64(v)-mean)*a + b)
 		}
 	}
@@ -202,7 +203,7 @@ func gradFeature[T float32 | float64](p *bnPlan, f int, ins, outs [][]T) {
 	inv := 1 / math.Sqrt(float64(ins[3][f])+p.epsilon)
 	var sumDy, sumDyXc float64
 	for o := range p.outer {
-		s, sx := gradSums(block(p, x, o, f), block(p, dy, o, f), mean)
+		s, sx := gradSums(featureBlock(p, x, o, f), featureBlock(p, dy, o, f), mean)
 		sumDy, sumDyXc = sumDy+s, sumDyXc+sx
 	}
 	n := float64(p.outer * p.inner)
@@ -210,8 +211,8 @@ func gradFeature[T float32 | float64](p *bnPlan, f int, ins, outs [][]T) {
 	a := float64(ins[1][f]) * inv
 	c, d := -a*inv*gradScale/n, -a*sumDy/n
 	for o := range p.outer {
-		dx, g := block(p, outs[0], o, f), block(p, dy, o, f)
-		for i, v := range block(p, x, o, f) {
+		dx, g := featureBlock(p, outs[0], o, f), featureBlock(p, dy, o, f)
+		for i, v := range featureBlock(p, x, o, f) {
 			dx[i] = T(float64(g[i])*a + (float64(v)-mean)*c + d)
 		}
 	}

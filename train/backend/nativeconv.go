@@ -267,12 +267,15 @@ func (p *convPlan) run(g gemm, in, outs []any) error {
 func runConv[T float32 | float64](p *convPlan, g gemm, x, kernel, out []T,
 	mul gemmFunc[T]) error {
 	switch {
+	case p.numK == 0: // every tap sees padding
+		clear(out)
+		return nil
 	case p.perChannel:
 		return byChannels(p, x, kernel, out, mul)
 	case p.byInputs:
 		return byInputs(p, x, kernel, out, mul)
 	case p.colMajor:
-		return colMajor(p, x, kernel, out, mul)
+		return runColMajor(p, x, kernel, out, mul)
 	}
 	kmat := borrow[T](p.numK * p.chans * p.cOut)
 	defer giveBack(kmat)

@@ -171,7 +171,7 @@ func (b *builder) ReduceWindow(x backends.Op, reduction backends.ReduceOpType,
 	}
 	r, ok := b.Builder.(*recorder)
 	shape, err := b.shapeOf(x)
-	if !ok || err != nil || reduction != backends.ReduceOpMax || !shape.DType.IsFloat() ||
+	if !ok || err != nil || reduction != backends.ReduceOpMax || !nativeFloat(shape.DType) ||
 		shape.Size() == 0 || len(size) != shape.Rank() || len(strides) != shape.Rank() ||
 		len(paddings) != shape.Rank() || !ones(baseDilations) || !ones(windowDilations) {
 		outs, err := simple(b.Builder, []backends.Op{x})

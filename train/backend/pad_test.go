@@ -7,7 +7,11 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/core/tensors/images"
 )
 
 // refPad is XLA's Pad written out: the element at index i of an axis moves
@@ -188,5 +192,28 @@ func testReverse(t *testing.T, bk backends.Backend) {
 			}, x)
 			assertClose(t, "Reverse", got, refReverse(x, tc.axes...), 0)
 		})
+	}
+}
+
+// TestNativeOpsLeaveBFloat16ToSimplego runs Reverse and a max pool on
+// BFloat16 on the recording builder: the native steps take float32 and
+// float64 only, so these must stay with simplego and still work.
+func TestNativeOpsLeaveBFloat16ToSimplego(t *testing.T) {
+	needOpenBLAS(t)
+	bk := testBackend(t, "gemm=openblas")
+	vals := make([]bfloat16.BFloat16, 16)
+	for i := range vals {
+		vals[i] = bfloat16.FromFloat32(float32(i))
+	}
+	x := tensors.FromFlatDataAndDimensions(vals, 1, 1, 4, 4)
+	outs := graph.MustExecOnceN(bk, func(x *graph.Node) []*graph.Node {
+		return []*graph.Node{graph.Reverse(x, 3),
+			graph.MaxPool(x).ChannelsAxis(images.ChannelsFirst).Window(2).Done()}
+	}, x)
+	rev := tensors.MustCopyFlatData[bfloat16.BFloat16](outs[0])
+	pool := tensors.MustCopyFlatData[bfloat16.BFloat16](outs[1])
+	if rev[0].Float32() != 3 || rev[3].Float32() != 0 || len(pool) != 4 ||
+		pool[0].Float32() != 5 || pool[3].Float32() != 15 {
+		t.Errorf("Reverse row 0 starts %v, %v; max pool %v", rev[0], rev[3], pool)
 	}
 }

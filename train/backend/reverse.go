@@ -26,7 +26,7 @@ func (b *builder) Reverse(x backends.Op, axes ...int) (backends.Op, error) {
 		}
 		seen[axis] = true
 	}
-	if r, ok := b.Builder.(*recorder); ok && shape.DType.IsFloat() && shape.Size() > 0 {
+	if r, ok := b.Builder.(*recorder); ok && nativeFloat(shape.DType) && shape.Size() > 0 {
 		outs, err := r.recordNative("Reverse", []backends.Op{x}, newReversePlan(shape, axes),
 			func(bb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 				y, err := (&builder{Builder: bb}).Reverse(in[0], axes...)

@@ -5,11 +5,16 @@ import "sync"
 // scratchKept is how many buffers of each type scratch keeps.
 const scratchKept = 8
 
+// scratchLargest is the most values of a buffer scratch keeps: 16 MiB of
+// float32, four patch blocks (chunkValues).
+const scratchLargest = 4 << 20
+
 // scratch keeps the temporary buffers of native steps (patch matrices,
-// product blocks) between calls: a training step makes hundreds, of up to
+// product blocks) between calls: a training step makes hundreds, mostly of
 // a few MiB, which Go would otherwise zero when it allocates them and then
-// collect. Buffers come back as they were left: every user writes a
-// buffer whole before it reads it.
+// collect. Buffers larger than scratchLargest values are not kept. Buffers
+// come back as they were left: every user writes a buffer whole before it
+// reads it.
 type scratch[T float32 | float64] struct {
 	mu   sync.Mutex
 	free [][]T
@@ -61,7 +66,7 @@ func (s *scratch[T]) get(n int) []T {
 
 // put keeps buf, dropping the smallest kept buffer beyond scratchKept.
 func (s *scratch[T]) put(buf []T) {
-	if cap(buf) == 0 {
+	if cap(buf) == 0 || cap(buf) > scratchLargest {
 		return
 	}
 	s.mu.Lock()

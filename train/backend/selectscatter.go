@@ -101,7 +101,7 @@ func (w *windows) offsets() [][]int {
 // patch came from.
 func (b *builder) selectAndScatter(w *windows, operand, source backends.Op, isMax bool) (
 	backends.Op, error) {
-	if r, ok := b.Builder.(*recorder); ok && w.operand.DType.IsFloat() && w.operand.Size() > 0 {
+	if r, ok := b.Builder.(*recorder); ok && nativeFloat(w.operand.DType) && w.operand.Size() > 0 {
 		plan := &selectScatterPlan{t: newWindowTable(w.operand.Dimensions, w.size, w.strides,
 			w.paddings), isMax: isMax}
 		outs, err := r.recordNative("SelectAndScatter", []backends.Op{operand, source}, plan,
