@@ -1,10 +1,5 @@
 package backend
 
-import (
-	"runtime"
-	"sync"
-)
-
 // Channels-first inputs ([B, C, spatial...], as PyTorch lays them out) keep
 // each channel's plane contiguous, so their patches are gathered as rows of
 // that plane: [C*K, rows] with column (c, k), which is also how a
@@ -171,14 +166,9 @@ func kernelRows[T float32 | float64](p *convPlan, kernel []T) ([]T, int) {
 // gatherColMajor fills the patch columns of input channels [c0, c1) for
 // batch entries [b0, b1), splitting the columns among the cores.
 func gatherColMajor[T float32 | float64](p *convPlan, x, patches []T, b0, b1, c0, c1 int) {
-	cols := (c1 - c0) * p.numK
-	workers := min(runtime.GOMAXPROCS(0), cols)
-	var wg sync.WaitGroup
-	for w := range workers {
-		j0, j1 := cols*w/workers, cols*(w+1)/workers
-		wg.Go(func() { gatherColumns(p, x, patches, b0, b1, c0, j0, j1) })
-	}
-	wg.Wait()
+	parallel((c1-c0)*p.numK, func(j0, j1 int) {
+		gatherColumns(p, x, patches, b0, b1, c0, j0, j1)
+	})
 }
 
 // gatherColumns fills columns [j0, j1) of a block whose first column is
@@ -284,24 +274,17 @@ func byChannels[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFu
 // gatherChannel fills the [rows, K] patches of channel c for batch entries
 // [b0, b1), splitting the rows among the cores.
 func gatherChannel[T float32 | float64](p *convPlan, x, patches []T, b0, b1, c int) {
-	rows := (b1 - b0) * p.numO
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	var wg sync.WaitGroup
-	for w := range workers {
-		r0, r1 := rows*w/workers, rows*(w+1)/workers
-		wg.Go(func() {
-			for r := r0; r < r1; r++ {
-				b, o := b0+r/p.numO, r%p.numO
-				d, base := patches[r*p.numK:][:p.numK], b*p.inBatch+c*p.inChan
-				if p.spansO != nil {
-					copySpans(d, x, base, p.spansO[o])
-					continue
-				}
-				copyPlane(d, x, base, p.spOff[o*p.numK:][:p.numK])
+	parallel((b1-b0)*p.numO, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			b, o := b0+r/p.numO, r%p.numO
+			d, base := patches[r*p.numK:][:p.numK], b*p.inBatch+c*p.inChan
+			if p.spansO != nil {
+				copySpans(d, x, base, p.spansO[o])
+				continue
 			}
-		})
-	}
-	wg.Wait()
+			copyPlane(d, x, base, p.spOff[o*p.numK:][:p.numK])
+		}
+	})
 }
 
 // byInputs convolves, per batch entry, as
@@ -337,23 +320,17 @@ func byInputs[T float32 | float64](p *convPlan, x, kernel, out []T, mul gemmFunc
 // entry's channels-first output, splitting the output channels among the
 // cores.
 func col2im[T float32 | float64](p *convPlan, cols, out []T) {
-	workers := min(runtime.GOMAXPROCS(0), p.cOut)
-	var wg sync.WaitGroup
-	for w := range workers {
-		c0, c1 := p.cOut*w/workers, p.cOut*(w+1)/workers
-		wg.Go(func() {
-			for co := c0; co < c1; co++ {
-				src := cols[co*p.numK*p.numI:][:p.numK*p.numI]
-				dst := out[co*p.outChan:][:p.numO]
-				for o := range dst {
-					var sum T
-					for _, t := range p.taps[p.tapStart[o]:p.tapStart[o+1]] {
-						sum += src[t]
-					}
-					dst[o] = sum
+	parallel(p.cOut, func(c0, c1 int) {
+		for co := c0; co < c1; co++ {
+			src := cols[co*p.numK*p.numI:][:p.numK*p.numI]
+			dst := out[co*p.outChan:][:p.numO]
+			for o := range dst {
+				var sum T
+				for _, t := range p.taps[p.tapStart[o]:p.tapStart[o+1]] {
+					sum += src[t]
 				}
+				dst[o] = sum
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 }

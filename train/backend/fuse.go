@@ -2,9 +2,7 @@ package backend
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -343,27 +341,13 @@ func (p *fusedPlan) run(_ gemm, in, out []any) error {
 }
 
 func runFused[T float32 | float64](p *fusedPlan, in, out []any) error {
-	ins, outs := make([][]T, len(in)), make([][]T, len(out))
-	for i, v := range in {
-		var ok bool
-		if ins[i], ok = v.([]T); !ok {
-			return fmt.Errorf("fused input %d is %T, not %T", i, v, ins[0])
-		}
+	ins, outs, err := typedFlats[T](in, out)
+	if err != nil {
+		return fmt.Errorf("fused ops: %w", err)
 	}
-	for i, v := range out {
-		var ok bool
-		if outs[i], ok = v.([]T); !ok {
-			return fmt.Errorf("fused output %d is %T, not %T", i, v, ins[0])
-		}
-	}
-	chunks := (p.size + fusedChunk - 1) / fusedChunk
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	var wg sync.WaitGroup
-	for w := range workers {
-		c0, c1 := chunks*w/workers, chunks*(w+1)/workers
-		wg.Go(func() { fusedChunks(p, c0, c1, ins, outs) })
-	}
-	wg.Wait()
+	parallel((p.size+fusedChunk-1)/fusedChunk, func(c0, c1 int) {
+		fusedChunks(p, c0, c1, ins, outs)
+	})
 	return nil
 }
 

@@ -3,8 +3,6 @@ package backend
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -96,18 +94,9 @@ func (p *bnPlan) run(_ gemm, in, out []any) error {
 }
 
 func runBatchNorm[T float32 | float64](p *bnPlan, in, out []any) error {
-	ins, outs := make([][]T, len(in)), make([][]T, len(out))
-	for i, v := range in {
-		var ok bool
-		if ins[i], ok = v.([]T); !ok {
-			return fmt.Errorf("batch norm input %d is %T, not %T", i, v, ins[0])
-		}
-	}
-	for i, v := range out {
-		var ok bool
-		if outs[i], ok = v.([]T); !ok {
-			return fmt.Errorf("batch norm output %d is %T, not %T", i, v, ins[0])
-		}
+	ins, outs, err := typedFlats[T](in, out)
+	if err != nil {
+		return fmt.Errorf("batch norm: %w", err)
 	}
 	each := trainFeature[T]
 	switch p.op {
@@ -116,17 +105,11 @@ func runBatchNorm[T float32 | float64](p *bnPlan, in, out []any) error {
 	case "BatchNormGradient":
 		each = gradFeature[T]
 	}
-	workers := min(runtime.GOMAXPROCS(0), p.features)
-	var wg sync.WaitGroup
-	for w := range workers {
-		f0, f1 := p.features*w/workers, p.features*(w+1)/workers
-		wg.Go(func() {
-			for f := f0; f < f1; f++ {
-				each(p, f, ins, outs)
-			}
-		})
-	}
-	wg.Wait()
+	parallel(p.features, func(f0, f1 int) {
+		for f := f0; f < f1; f++ {
+			each(p, f, ins, outs)
+		}
+	})
 	return nil
 }
 

@@ -2,8 +2,6 @@ package backend
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 )
 
 // Block sizes, variables so that tests can make them small enough for every
@@ -367,14 +365,9 @@ func kernelMatrix[T float32 | float64](p *convPlan, kernel, kmat []T) {
 // gather fills the patch rows of batch entries [b0, b1), kernel positions
 // [k0, k1), splitting the rows among the cores.
 func gather[T float32 | float64](p *convPlan, x, patches []T, b0, b1, k0, k1 int) {
-	rows := (b1 - b0) * p.numO
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	var wg sync.WaitGroup
-	for w := range workers {
-		r0, r1 := rows*w/workers, rows*(w+1)/workers
-		wg.Go(func() { gatherRows(p, x, patches, b0, r0, r1, k0, k1) })
-	}
-	wg.Wait()
+	parallel((b1-b0)*p.numO, func(r0, r1 int) {
+		gatherRows(p, x, patches, b0, r0, r1, k0, k1)
+	})
 }
 
 // gatherRows fills rows [r0, r1) of a block starting at batch entry b0.

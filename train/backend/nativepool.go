@@ -3,9 +3,7 @@ package backend
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 )
@@ -63,17 +61,11 @@ func innerOffset(dims, w, off, strides []int, paddings [][2]int) int {
 // eachBlock calls fn for every outer block, the blocks split among the
 // cores.
 func (t *windowTable) eachBlock(fn func(o int)) {
-	workers := min(runtime.GOMAXPROCS(0), t.outer)
-	var wg sync.WaitGroup
-	for w := range workers {
-		o0, o1 := t.outer*w/workers, t.outer*(w+1)/workers
-		wg.Go(func() {
-			for o := o0; o < o1; o++ {
-				fn(o)
-			}
-		})
-	}
-	wg.Wait()
+	parallel(t.outer, func(o0, o1 int) {
+		for o := o0; o < o1; o++ {
+			fn(o)
+		}
+	})
 }
 
 // extreme is the max (or min) of x's elements at offs from base, ignoring
