@@ -6,11 +6,14 @@
 // pooling) and the BatchNorm ops. The "go" backend here wraps simplego and
 // builds each missing op from ops simplego does implement, following the
 // XLA operation semantics that backends.StandardOps documents. Where
-// OpenBLAS can be loaded (package blas), the graph is recorded and cut at
-// every matrix multiplication and convolution: simplego compiles and runs
-// the parts in between, and the cuts run natively, as GEMM calls and as
-// im2col followed by GEMM (recorder.go, split.go). Otherwise convolutions
-// are composed as im2col and one simplego matrix multiplication.
+// OpenBLAS can be loaded (package blas), the graph is recorded and cut
+// where an op runs natively: matrix multiplications and convolutions as
+// GEMM calls and im2col (dot.go, nativeconv.go, channelsfirst.go), batch
+// norm, pooling and Reverse in Go over simplego's buffers (nativebn.go,
+// nativepool.go, reverse.go), and chains of element-wise ops fused into one
+// pass (fuse.go); simplego compiles and runs the parts in between
+// (recorder.go, split.go). Otherwise convolutions are composed as im2col
+// and one simplego matrix multiplication.
 //
 // The "xla" backend is GoMLX's own, driven by a PJRT plugin found on this
 // machine (a CUDA plugin on a GPU host); plugins are never downloaded.

@@ -9,11 +9,12 @@ import (
 )
 
 // Element-wise chains (the SGD update of each parameter, gradients added
-// along residual connections, ReLU masks) run fused: the float calls of
-// one shape that the graph lets run together become one native call,
-// which goes over the tensors a chunk at a time on every core, each op's
-// result staying in cache until the next reads it. simplego runs each op
-// over the whole tensor on one core and writes it to memory.
+// along residual connections, ReLU) run fused: the float calls of one
+// shape that the graph lets run together become one native call, which
+// goes over the tensors a chunk at a time on every core, each op's result
+// staying in cache until the next reads it. simplego runs each op over the
+// whole tensor on one core and writes it to memory. The arithmetic is
+// simplego's, op by op, so the results are the same bits.
 
 // minFusedSize is the fewest values of a fused shape; smaller tensors stay
 // with simplego.

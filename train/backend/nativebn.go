@@ -66,7 +66,8 @@ func composeBatchNorm(b *builder, op string, in []backends.Op, epsilon float32,
 // newBNPlan returns the plan of op for the operand's shape, or nil if the
 // native ops do not take it: float32 or float64, nothing empty.
 func newBNPlan(op string, shape shapes.Shape, featureAxis int, epsilon float32) *bnPlan {
-	if !nativeFloat(shape.DType) || shape.Size() == 0 || featureAxis < 0 || featureAxis >= shape.Rank() {
+	if !nativeFloat(shape.DType) || shape.Size() == 0 || featureAxis < 0 ||
+		featureAxis >= shape.Rank() {
 		return nil
 	}
 	p := &bnPlan{op: op, outer: 1, inner: 1, epsilon: float64(epsilon),

@@ -1,20 +1,18 @@
 package backend
 
-import (
-	"fmt"
-)
+import "fmt"
 
 // Block sizes, variables so that tests can make them small enough for every
 // path to run on small convolutions.
 var (
 	// chunkValues bounds the patch matrix of one block, in values: a few
-	// MiB, so that the block stays in cache on its way to the GEMM and a
-	// convolution's extra memory stays small whatever its size.
+	// MiB, so that the block stays in cache on its way to the GEMM. (A
+	// product block for a scatter can be as large as the output.)
 	chunkValues = 1 << 20
 
 	// minBlockRows is the fewest rows a block of batch entries must have;
-	// with fewer, the kernel positions are blocked instead
-	// (byKernelPositions).
+	// with fewer, the columns are blocked instead (byKernelPositions,
+	// colMajorByChannels).
 	minBlockRows = 256
 )
 
@@ -28,8 +26,9 @@ const minChannelsFirst = 64
 // the input patches gathered into a [rows, K*C] matrix, multiplied by the
 // kernel laid out as [K*C, Cout], the product written to the output. Rows
 // are (batch entry, output position); columns (kernel position, input
-// channel). The output is written by the GEMM itself when its layout is
-// channels-last or channels-first, else through a small block buffer.
+// channel). The output is written by the GEMM itself when its layout
+// allows, else through a block buffer. Channels-first inputs take the
+// paths of channelsfirst.go instead.
 type convPlan struct {
 	batch, numO, numK int
 	chans, cOut       int

@@ -10,9 +10,10 @@ import (
 //go:generate go run ./internal/genrecord -out record_ops.go
 
 // recorder is a backends.Builder that keeps the graph as a list of calls,
-// so that Compile can cut it into parts: the matrix multiplications and
-// convolutions that run natively on a BLAS library, and between them
-// subgraphs that simplego compiles and runs. Every call also goes at once
+// so that Compile can cut it into parts: the calls that run natively
+// (matrix multiplications and convolutions on a BLAS library, batch norm,
+// pooling, fused element-wise chains), and between them subgraphs that
+// simplego compiles and runs. Every call also goes at once
 // to a simplego builder (the shadow), which checks it and infers its shape
 // exactly as simplego alone would.
 type recorder struct {

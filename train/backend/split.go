@@ -8,7 +8,8 @@ import (
 )
 
 // step is one part of a split graph: a simplego executable, or one call
-// run natively (a BLAS matrix multiplication or convolution).
+// run natively (a BLAS matrix multiplication or convolution, batch norm,
+// pooling, a fused element-wise chain).
 type step struct {
 	exec    backends.Executable
 	native  *call
@@ -17,9 +18,9 @@ type step struct {
 	last    []bool // per input: no later step reads it
 }
 
-// Compile cuts the graph into steps. A call's level is the number of
-// native calls (matrix products, convolutions) on its longest path from the
-// parameters; the calls simplego runs at one level form one subgraph, run
+// Compile fuses element-wise chains (fuse.go) and cuts the graph into
+// steps. A call's level is the number of native calls on its longest path
+// from the parameters; the calls simplego runs at one level form one subgraph, run
 // before that level's native calls. Constants have no level: each subgraph
 // that reads one builds its own.
 func (r *recorder) Compile(outputs []backends.Op, shardings []*backends.ShardingSpec) (
