@@ -104,22 +104,29 @@ func newConvPlan(c *conv) *convPlan {
 		}
 	}
 	p.dropDeadTaps()
-	p.spOffK = make([]int, len(p.spOff))
-	for o := range p.numO {
-		for k := range p.numK {
-			p.spOffK[k*p.numO+o] = p.spOff[o*p.numK+k]
-		}
-	}
 	p.layout = p.findLayout()
 	p.colMajor = p.inChan != 1 || p.numO == 1 && p.kernelInPlace()
 	p.perChannel = p.findPerChannel()
 	p.findByInputs(c)
-	if p.perChannel {
+	p.findSpans()
+	return p
+}
+
+// findSpans lays out the offsets the channels-first gathers read:
+// byChannels by output position, runColMajor by kernel position.
+func (p *convPlan) findSpans() {
+	switch {
+	case p.perChannel:
 		p.spansO = spansOf(p.spOff, p.numO, p.numK)
-	} else if p.colMajor {
+	case p.colMajor && !p.byInputs:
+		p.spOffK = make([]int, len(p.spOff))
+		for o := range p.numO {
+			for k := range p.numK {
+				p.spOffK[k*p.numO+o] = p.spOff[o*p.numK+k]
+			}
+		}
 		p.spansK = spansOf(p.spOffK, p.numK, p.numO)
 	}
-	return p
 }
 
 // findByInputs sets byInputs and its taps where it pays: channels-first

@@ -198,7 +198,7 @@ func (r *recorder) recordNative(name string, in []backends.Op, plan nativeOp,
 // convolve records a convolution that runs natively (im2col and GEMM);
 // simplego's own ConvGeneral checks it and gives its shape.
 func (r *recorder) convolve(input, kernel backends.Op, c *conv) (backends.Op, error) {
-	outs, err := r.record("ConvGeneral", []backends.Op{input, kernel},
+	outs, err := r.recordNative("ConvGeneral", []backends.Op{input, kernel}, newConvPlan(c),
 		func(b backends.Builder, in []backends.Op) ([]backends.Op, error) {
 			op, err := b.ConvGeneral(in[0], in[1], c.axes, c.strides, c.paddings,
 				c.inDil, c.kDil, 1, 1)
@@ -207,7 +207,6 @@ func (r *recorder) convolve(input, kernel backends.Op, c *conv) (backends.Op, er
 	if err != nil {
 		return nil, err
 	}
-	r.calls[len(r.calls)-1].native = newConvPlan(c)
 	return outs[0], nil
 }
 
