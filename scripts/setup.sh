@@ -54,9 +54,11 @@ install_ort() {
 
 command -v go >/dev/null || { log "Go 1.26 or newer is required"; exit 1; }
 command -v gcc >/dev/null || apt_install gcc libc6-dev
-# OpenBLAS runs training's matrix multiplications (train/backend/blas opens
-# it at run time; without it they run in pure Go, many times slower).
-apt_install libopenblas0
+# OpenBLAS runs training's matrix multiplications, oneDNN most of its
+# convolutions (train/backend/blas and train/backend/onednn open them at run
+# time; without them those run in pure Go, many times slower). Building
+# needs oneDNN's headers, for the layout of its descriptors.
+apt_install libopenblas0 libdnnl-dev
 install_ort
 go mod download
 if [ "${1:-}" = "--test" ]; then

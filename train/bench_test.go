@@ -15,11 +15,29 @@ import (
 //	go tool pprof -top -cum train.test cpu.prof
 func BenchmarkStep(b *testing.B) {
 	for _, stem := range []models.Stem{models.StemCIFAR, models.StemImageNet} {
-		b.Run(string(stem), func(b *testing.B) { benchmarkStep(b, stem) })
+		b.Run(string(stem), func(b *testing.B) {
+			benchmarkNetwork(b, stem, func(n *Network, batch Batch) error {
+				_, err := n.Step(batch, 0.01)
+				return err
+			})
+		})
 	}
 }
 
-func benchmarkStep(b *testing.B, stem models.Stem) {
+// BenchmarkInfer times the eval-mode forward pass (Logits) of the same
+// network and batch.
+func BenchmarkInfer(b *testing.B) {
+	for _, stem := range []models.Stem{models.StemCIFAR, models.StemImageNet} {
+		b.Run(string(stem), func(b *testing.B) {
+			benchmarkNetwork(b, stem, func(n *Network, batch Batch) error {
+				_, err := n.Logits(batch)
+				return err
+			})
+		})
+	}
+}
+
+func benchmarkNetwork(b *testing.B, stem models.Stem, run func(*Network, Batch) error) {
 	cfg := models.ResNet18(stem, 10)
 	bk := newTestBackend(b, testBackendSpec)
 	n, err := NewNetwork(bk, cfg, InitWeights(cfg, 1),
@@ -35,12 +53,12 @@ func benchmarkStep(b *testing.B, stem models.Stem) {
 	for i := range batch.Labels {
 		batch.Labels[i] = int32(rng.IntN(10))
 	}
-	if _, err := n.Step(batch, 0.01); err != nil { // compiles
+	if err := run(n, batch); err != nil { // compiles
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for range b.N {
-		if _, err := n.Step(batch, 0.01); err != nil {
+		if err := run(n, batch); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -41,8 +41,11 @@ const (
 //
 // "go" takes options after a colon, separated by commas: "gemm=openblas"
 // (fail unless OpenBLAS loads) or "gemm=go" (simplego's own matrix
-// multiply; the default is OpenBLAS when it loads), "conv=im2col" (the
-// default) or "conv=direct" (simplego's own convolution loop), and
+// multiply; the default is OpenBLAS when it loads), "conv=onednn" (fail
+// unless oneDNN loads), "conv=im2col" (im2col and GEMM only) or
+// "conv=direct" (simplego's own convolution loop; the default is oneDNN,
+// with OpenBLAS, when it loads, for the convolutions it takes, and im2col
+// for the rest), and
 // simplego's own options ("parallelism=N", "ops_parallel",
 // "ops_sequential", "dotgeneral_small", "dotgeneral_large").
 func New(spec string) (backends.Backend, error) {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
+
+	"github.com/mocokit/mocokit/train/backend/onednn"
 )
 
 func TestNewGoBackendHasTheTrainingOps(t *testing.T) {
@@ -37,9 +39,20 @@ func TestNewGoBackendRunsOpsSequentiallyByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Finalize()
+	conv := "conv=im2col"
+	if _, err := onednn.Load(); err == nil {
+		conv = "conv=onednn"
+	}
 	if d := b.Description(); !strings.Contains(d, "ops_sequential") ||
-		!strings.Contains(d, "conv=im2col") {
-		t.Errorf("Description() = %q, want ops_sequential and conv=im2col", d)
+		!strings.Contains(d, conv) {
+		t.Errorf("Description() = %q, want ops_sequential and %s", d, conv)
+	}
+}
+
+func TestOneDNNNeedsOpenBLAS(t *testing.T) {
+	_, err := New("go:gemm=go,conv=onednn")
+	if err == nil || !strings.Contains(err.Error(), "conv=onednn needs OpenBLAS, not gemm=go") {
+		t.Fatalf("New(go:gemm=go,conv=onednn): %v", err)
 	}
 }
 

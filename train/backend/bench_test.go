@@ -12,19 +12,20 @@ import (
 
 // BenchmarkConvStep times one forward and backward pass of a ResNet-18
 // 3x3 convolution (64 to 64 channels, 16x16, batch 16, PyTorch's NCHW and
-// OIHW layouts), and of its stride-2 downsampling one: run natively with
-// OpenBLAS (the default), as im2col from simplego's ops, and by simplego's
-// own convolution loop:
+// OIHW layouts), and of its stride-2 downsampling one: run by oneDNN (the
+// default), natively as im2col with OpenBLAS, as im2col from simplego's
+// ops, and by simplego's own convolution loop:
 //
 //	go test ./train/backend -run '^$' -bench ConvStep -benchtime 3x
 func BenchmarkConvStep(b *testing.B) {
 	configs := map[string]string{
-		"openblas":        "gemm=openblas",
+		"onednn":          "conv=onednn",
+		"openblas":        "gemm=openblas,conv=im2col",
 		"simplego-im2col": "gemm=go,conv=im2col",
 		"simplego-loop":   "gemm=go,conv=direct",
 	}
 	for _, stride := range []int{1, 2} {
-		for _, name := range []string{"openblas", "simplego-im2col", "simplego-loop"} {
+		for _, name := range []string{"onednn", "openblas", "simplego-im2col", "simplego-loop"} {
 			b.Run(fmt.Sprintf("%s/stride%d", name, stride), func(b *testing.B) {
 				benchConvStep(b, configs[name], stride)
 			})

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/backends/simplego"
 
 	"github.com/mocokit/mocokit/train/backend/blas"
+	"github.com/mocokit/mocokit/train/backend/onednn"
 )
 
 // goBackend is simplego with the ops it lacks for training. Everything not
@@ -24,6 +25,9 @@ type goBackend struct {
 	// gemm runs the matrix products and convolutions when set (through
 	// recorder); nil leaves them to simplego.
 	gemm gemm
+
+	// onednn runs the convolutions it can when set, with gemm.
+	onednn *onednn.Lib
 
 	// options is the simplego configuration used, for Description.
 	options string
@@ -43,18 +47,18 @@ var suppliedOps = []backends.OpType{
 // newGo builds the wrapped simplego backend from the options after "go:".
 func newGo(config string) (backends.Backend, error) {
 	im2col := true
-	gemmName := "auto"
+	gemmName, convName := "auto", "auto"
 	var simpleOpts []string
 	opsModeSet := false
 	for _, opt := range strings.Split(config, ",") {
 		switch {
 		case opt == "":
-		case opt == "conv=im2col":
-			im2col = true
-		case opt == "conv=direct":
-			im2col = false
+		case opt == "conv=onednn" || opt == "conv=im2col" || opt == "conv=direct":
+			convName = strings.TrimPrefix(opt, "conv=")
+			im2col = convName != "direct"
 		case strings.HasPrefix(opt, "conv="):
-			return nil, fmt.Errorf("backend: go: unknown %q: conv=im2col or conv=direct", opt)
+			return nil, fmt.Errorf("backend: go: unknown %q: conv=onednn, conv=im2col "+
+				"or conv=direct", opt)
 		case opt == "gemm=openblas" || opt == "gemm=go":
 			gemmName = strings.TrimPrefix(opt, "gemm=")
 		case strings.HasPrefix(opt, "gemm="):
@@ -82,11 +86,37 @@ func newGo(config string) (backends.Backend, error) {
 		return nil, fmt.Errorf("backend: go: %w", err)
 	}
 	g, err := loadGemm(gemmName)
+	if err == nil && convName == "onednn" && g == nil {
+		err = fmt.Errorf("backend: go: conv=onednn needs OpenBLAS, not gemm=go")
+	}
+	var lib *onednn.Lib
+	if err == nil && g != nil {
+		lib, err = loadOneDNN(convName)
+	}
 	if err != nil {
 		inner.Finalize()
 		return nil, err
 	}
-	return &goBackend{Backend: inner, im2col: im2col, gemm: g, options: options}, nil
+	return &goBackend{Backend: inner, im2col: im2col, gemm: g, onednn: lib,
+		options: options}, nil
+}
+
+// loadOneDNN opens oneDNN for "onednn" (an error if it cannot) and for
+// "auto" (the im2col convolutions, with a log line, if it cannot).
+func loadOneDNN(conv string) (*onednn.Lib, error) {
+	if conv != "onednn" && conv != "auto" {
+		return nil, nil
+	}
+	lib, err := onednn.Load()
+	if err == nil {
+		return lib, nil
+	}
+	if conv == "onednn" {
+		return nil, fmt.Errorf("backend: go: conv=onednn: %w", err)
+	}
+	slog.Warn("oneDNN not loaded: convolutions run as im2col and OpenBLAS, "+
+		"up to twice as slow (scripts/setup.sh installs libdnnl2)", "error", err)
+	return nil, nil
 }
 
 // loadGemm opens OpenBLAS for "openblas" (an error if it cannot) and for
@@ -125,8 +155,11 @@ func (b *goBackend) Name() string { return "go" }
 // Description says what the backend is and how it is configured.
 func (b *goBackend) Description() string {
 	conv := "im2col"
-	if !b.im2col {
+	switch {
+	case !b.im2col:
 		conv = "direct"
+	case b.onednn != nil:
+		conv = "onednn (" + b.onednn.Describe() + "), else im2col"
 	}
 	gemm := "simplego"
 	if b.gemm != nil {
@@ -148,7 +181,7 @@ func (b *goBackend) Capabilities() backends.Capabilities {
 // Builder returns a builder whose missing ops are composed from simplego's.
 func (b *goBackend) Builder(name string) backends.Builder {
 	if b.gemm != nil {
-		return &builder{Builder: newRecorder(b.Backend, name, b.gemm), im2col: b.im2col}
+		return &builder{Builder: newRecorder(b.Backend, name, b.gemm, b.onednn), im2col: b.im2col}
 	}
 	return &builder{Builder: b.Backend.Builder(name), im2col: b.im2col}
 }

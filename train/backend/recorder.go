@@ -5,6 +5,8 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/mocokit/mocokit/train/backend/onednn"
 )
 
 //go:generate go run ./internal/genrecord -out record_ops.go
@@ -21,6 +23,7 @@ type recorder struct {
 	shadow backends.Builder
 	name   string
 	gemm   gemm
+	onednn *onednn.Lib // runs the convolutions it can when set
 
 	calls   []*call
 	params  []*value
@@ -52,8 +55,8 @@ type value struct {
 // Compile-time check that recorder is a whole backends.Builder.
 var _ backends.Builder = (*recorder)(nil)
 
-func newRecorder(inner backends.Backend, name string, g gemm) *recorder {
-	return &recorder{inner: inner, shadow: inner.Builder(name), name: name, gemm: g}
+func newRecorder(inner backends.Backend, name string, g gemm, lib *onednn.Lib) *recorder {
+	return &recorder{inner: inner, shadow: inner.Builder(name), name: name, gemm: g, onednn: lib}
 }
 
 // record checks one op on the shadow builder and keeps it.
@@ -195,10 +198,17 @@ func (r *recorder) recordNative(name string, in []backends.Op, plan nativeOp,
 	return outs, nil
 }
 
-// convolve records a convolution that runs natively (im2col and GEMM);
-// simplego's own ConvGeneral checks it and gives its shape.
+// convolve records a convolution that runs natively (with oneDNN where it
+// can, else im2col and GEMM); simplego's own ConvGeneral checks it and
+// gives its shape.
 func (r *recorder) convolve(input, kernel backends.Op, c *conv) (backends.Op, error) {
-	outs, err := r.recordNative("ConvGeneral", []backends.Op{input, kernel}, newConvPlan(c),
+	var plan nativeOp
+	if p := newOneDNNConv(r.onednn, c); p != nil {
+		plan = p
+	} else {
+		plan = newConvPlan(c)
+	}
+	outs, err := r.recordNative("ConvGeneral", []backends.Op{input, kernel}, plan,
 		func(b backends.Builder, in []backends.Op) ([]backends.Op, error) {
 			op, err := b.ConvGeneral(in[0], in[1], c.axes, c.strides, c.paddings,
 				c.inDil, c.kDil, 1, 1)

@@ -91,6 +91,14 @@ func assertClose(t *testing.T, what string, got, want array, tol float64) {
 func runOps(t *testing.T, bk backends.Backend,
 	build func(b *builder, params []backends.Op) ([]backends.Op, error), inputs ...array) []array {
 	t.Helper()
+	return runOpsAs(t, bk, dtypes.Float64, build, inputs...)
+}
+
+// runOpsAs is runOps with parameters of dtype, float32 or float64; the
+// outputs come back as float64.
+func runOpsAs(t *testing.T, bk backends.Backend, dtype dtypes.DType,
+	build func(b *builder, params []backends.Op) ([]backends.Op, error), inputs ...array) []array {
+	t.Helper()
 	b, ok := bk.Builder(t.Name()).(*builder)
 	if !ok {
 		t.Fatalf("backend %s does not build with the training ops", bk)
@@ -98,12 +106,16 @@ func runOps(t *testing.T, bk backends.Backend,
 	params := make([]backends.Op, len(inputs))
 	buffers := make([]backends.Buffer, len(inputs))
 	for i, in := range inputs {
-		shape := shapes.Make(dtypes.Float64, in.dims...)
+		shape := shapes.Make(dtype, in.dims...)
 		var err error
 		if params[i], err = b.Parameter("x", shape, nil); err != nil {
 			t.Fatal(err)
 		}
-		if buffers[i], err = bk.BufferFromFlatData(0, in.data, shape); err != nil {
+		var flat any = in.data
+		if dtype == dtypes.Float32 {
+			flat = convertFlat[float64, float32](in.data)
+		}
+		if buffers[i], err = bk.BufferFromFlatData(0, flat, shape); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,6 +138,14 @@ func runOps(t *testing.T, bk backends.Backend,
 			t.Fatal(err)
 		}
 		arrays[i] = newArray(shape.Dimensions...)
+		if shape.DType == dtypes.Float32 {
+			flat := make([]float32, len(arrays[i].data))
+			if err := bk.BufferToFlatData(r, flat); err != nil {
+				t.Fatal(err)
+			}
+			arrays[i].data = convertFlat[float32, float64](flat)
+			continue
+		}
 		if err := bk.BufferToFlatData(r, arrays[i].data); err != nil {
 			t.Fatal(err)
 		}
@@ -162,4 +182,12 @@ func runParam(t *testing.T, b *builder, dims ...int) backends.Op {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func convertFlat[From, To float32 | float64](x []From) []To {
+	y := make([]To, len(x))
+	for i, v := range x {
+		y[i] = To(v)
+	}
+	return y
 }

@@ -1,0 +1,184 @@
+package backend
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/mocokit/mocokit/train/backend/onednn"
+)
+
+// oneDNNConv runs a float32 2-D convolution with oneDNN. GoMLX writes
+// both gradients of a convolution as convolutions too: with respect to the
+// kernel, of the input by the output gradient, which oneDNN runs as its
+// weights-gradient primitive; with respect to the input, of the output
+// gradient by the reversed kernel, which it runs as the convolution it is
+// where the input is not dilated (stride 1), else, with the kernel
+// reversed back, as its source-gradient primitive. oneDNN reads and writes
+// the operands in their own layouts, reordering them to and from the
+// blocked ones it computes in.
+type oneDNNConv struct {
+	conv *onednn.Conv
+	flip *conv // set for a source gradient: the kernel to reverse back
+}
+
+// newOneDNNConv prepares c for oneDNN, or returns nil where it does not
+// apply: other dtypes or ranks, negative padding, a dilated input with a
+// dilated kernel or window strides, or what oneDNN refuses.
+func newOneDNNConv(lib *onednn.Lib, c *conv) *oneDNNConv {
+	if lib == nil || c.in.DType != dtypes.Float32 || len(c.inSp) != 2 {
+		return nil
+	}
+	dilated := false
+	for a := range 2 {
+		if c.paddings[a][0] < 0 || c.paddings[a][1] < 0 {
+			return nil
+		}
+		dilated = dilated || c.inDil[a] != 1
+	}
+	var conv *onednn.Conv
+	var err error
+	switch {
+	case dilated:
+		spec, ok := sourceGradientSpec(c)
+		if !ok {
+			return nil
+		}
+		conv, err = lib.NewSourceGradient(spec)
+	case product(c.kSp) > product(c.outSp):
+		conv, err = lib.NewWeightsGradient(weightsGradientSpec(c))
+	default:
+		conv, err = lib.NewConv(convSpec(c))
+	}
+	if err != nil {
+		slog.Debug("convolution left to OpenBLAS", "error", err)
+		return nil
+	}
+	p := &oneDNNConv{conv: conv}
+	if dilated {
+		p.flip = c
+	}
+	return p
+}
+
+// convSpec is c as a convolution.
+func convSpec(c *conv) onednn.ConvSpec {
+	ax := c.axes
+	s := onednn.ConvSpec{
+		Src: operand(c.in, ax.InputBatch, ax.InputChannels, ax.InputSpatial),
+		Weights: operand(c.kernel, ax.KernelOutputChannels, ax.KernelInputChannels,
+			ax.KernelSpatial),
+		Dst: operand(c.out, ax.OutputBatch, ax.OutputChannels, ax.OutputSpatial),
+	}
+	for a := range 2 {
+		s.Strides[a], s.Dilations[a] = c.strides[a], c.kDil[a]-1
+		s.PadLow[a], s.PadHigh[a] = c.paddings[a][0], c.paddings[a][1]
+	}
+	return s
+}
+
+// weightsGradientSpec is c as the weights gradient of a convolution,
+// which is how GoMLX writes one: c's output is the weights gradient, its
+// input the convolution's source with batch and channel axes swapped, its
+// kernel the gradient of the convolution's output, likewise swapped. c's
+// window strides are the convolution's kernel dilations and the other way
+// round. The high padding is the least the shapes need: any more only
+// reads zeros.
+func weightsGradientSpec(c *conv) onednn.ConvSpec {
+	ax := c.axes
+	s := onednn.ConvSpec{
+		Src:     operand(c.in, ax.InputChannels, ax.InputBatch, ax.InputSpatial),
+		Weights: operand(c.out, ax.OutputChannels, ax.OutputBatch, ax.OutputSpatial),
+		Dst: operand(c.kernel, ax.KernelInputChannels, ax.KernelOutputChannels,
+			ax.KernelSpatial),
+	}
+	for a := range 2 {
+		s.Strides[a], s.Dilations[a] = c.kDil[a], c.strides[a]-1
+		s.PadLow[a] = c.paddings[a][0]
+		s.PadHigh[a] = (c.kSp[a]-1)*c.kDil[a] + (c.outSp[a]-1)*c.strides[a] + 1 -
+			c.inSp[a] - c.paddings[a][0]
+	}
+	return s
+}
+
+// sourceGradientSpec is c, whose input is dilated, as the source gradient
+// of a convolution, which is how GoMLX writes that of a strided one: c's
+// input is the gradient of the convolution's output, dilated by its
+// strides, c's kernel the convolution's reversed, with input and output
+// channels swapped, and c's output the source gradient. The kernel that
+// flipKernel writes, laid out [output channels, input channels, height,
+// width], is the weights. ok is false where c is not of that form.
+func sourceGradientSpec(c *conv) (s onednn.ConvSpec, ok bool) {
+	ax := c.axes
+	s = onednn.ConvSpec{
+		Src: operand(c.out, ax.OutputBatch, ax.OutputChannels, ax.OutputSpatial),
+		Dst: operand(c.in, ax.InputBatch, ax.InputChannels, ax.InputSpatial),
+	}
+	dims := [4]int{c.kernel.Dimensions[ax.KernelInputChannels],
+		c.kernel.Dimensions[ax.KernelOutputChannels], c.kSp[0], c.kSp[1]}
+	s.Weights = onednn.Tensor{Dims: dims,
+		Strides: [4]int{dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1}}
+	for a := range 2 {
+		if c.strides[a] != 1 || c.kDil[a] != 1 || c.paddings[a][0] > c.kSp[a]-1 {
+			return s, false
+		}
+		s.Strides[a] = c.inDil[a]
+		s.PadLow[a] = c.kSp[a] - 1 - c.paddings[a][0]
+		s.PadHigh[a] = (c.inSp[a]-1)*c.inDil[a] + c.kSp[a] - c.outSp[a] - s.PadLow[a]
+	}
+	return s, true
+}
+
+// flipKernel writes c's kernel, reversed in space, with its channel axes
+// swapped, into w, laid out [output channels, input channels, height,
+// width] of the convolution whose source gradient c is.
+func flipKernel(c *conv, kernel, w []float32) {
+	ax, kS := c.axes, c.kernel.Strides()
+	outs, ins := c.kernel.Dimensions[ax.KernelInputChannels],
+		c.kernel.Dimensions[ax.KernelOutputChannels]
+	kh, kw := c.kSp[0], c.kSp[1]
+	sO, sI := kS[ax.KernelInputChannels], kS[ax.KernelOutputChannels]
+	sY, sX := kS[ax.KernelSpatial[0]], kS[ax.KernelSpatial[1]]
+	i := 0
+	for o := range outs {
+		for ci := range ins {
+			for y := range kh {
+				base := o*sO + ci*sI + (kh-1-y)*sY
+				for x := range kw {
+					w[i] = kernel[base+(kw-1-x)*sX]
+					i++
+				}
+			}
+		}
+	}
+}
+
+// operand is the view of a tensor of shape s that oneDNN takes: the outer
+// axis (batch, or output channels), the channels, then the two spatial
+// axes, with their strides.
+func operand(s shapes.Shape, outer, channels int, spatial []int) onednn.Tensor {
+	strides := s.Strides()
+	var t onednn.Tensor
+	for i, a := range []int{outer, channels, spatial[0], spatial[1]} {
+		t.Dims[i], t.Strides[i] = s.Dimensions[a], strides[a]
+	}
+	return t
+}
+
+func (p *oneDNNConv) run(_ gemm, in, out []any) error {
+	x, xOK := in[0].([]float32)
+	k, kOK := in[1].([]float32)
+	y, yOK := out[0].([]float32)
+	if !xOK || !kOK || !yOK {
+		return fmt.Errorf("oneDNN convolution of %T by %T into %T", in[0], in[1], out[0])
+	}
+	if p.flip != nil {
+		w := borrow[float32](len(k))
+		defer giveBack(w)
+		flipKernel(p.flip, k, w)
+		k = w
+	}
+	return p.conv.Run(x, k, y)
+}
