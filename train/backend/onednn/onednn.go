@@ -56,6 +56,7 @@ func Load() (*Lib, error) {
 		go l.serve()
 		l.do(func() { l.version, loadErr = open(LibraryName) })
 		if loadErr != nil {
+			close(l.calls) // ends serve
 			loadErr = fmt.Errorf("onednn: %w", loadErr)
 			return
 		}

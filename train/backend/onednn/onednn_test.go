@@ -1,9 +1,12 @@
 package onednn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -180,5 +183,51 @@ func TestNewConvRejectsMismatchedShapes(t *testing.T) {
 	_, err := l.NewConv(s)
 	if err == nil || !strings.Contains(err.Error(), "describing the convolution: invalid arguments") {
 		t.Fatalf("a 4x4 input convolved by 3x3 into 3x3: %v", err)
+	}
+}
+
+// TestConcurrentConvsAreCorrect makes, runs and drops convolutions from
+// several goroutines at once, collecting garbage meanwhile so that the
+// dropped ones are freed while others run.
+func TestConcurrentConvsAreCorrect(t *testing.T) {
+	l := loadOrSkip(t)
+	nchw := [4]int{0, 1, 2, 3}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 5))
+			for i := range 20 {
+				hw := 4 + (g+i)%5
+				s := ConvSpec{Src: layout([4]int{2, 8, hw, hw}, nchw),
+					Weights: layout([4]int{8, 8, 3, 3}, nchw),
+					Dst:     layout([4]int{2, 8, hw, hw}, nchw),
+					Strides: [2]int{1, 1}, PadLow: [2]int{1, 1}, PadHigh: [2]int{1, 1}}
+				c, err := l.NewConv(s)
+				if err != nil {
+					errs <- err
+					return
+				}
+				src, w := randoms(rng, s.Src.span()), randoms(rng, s.Weights.span())
+				dst := make([]float32, s.Dst.span())
+				if err := c.Run(src, w, dst); err != nil {
+					errs <- err
+					return
+				}
+				for j, v := range naive(s, 0, src, w) {
+					if math.Abs(float64(dst[j])-v) > 1e-4*(1+math.Abs(v)) {
+						errs <- fmt.Errorf("goroutine %d, convolution %d, value %d: %g, want %g",
+							g, i, j, dst[j], v)
+						return
+					}
+				}
+				runtime.GC()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
