@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -85,13 +86,25 @@ func newGo(config string) (backends.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend: go: %w", err)
 	}
-	g, err := loadGemm(gemmName)
-	if err == nil && convName == "onednn" && g == nil {
-		err = fmt.Errorf("backend: go: conv=onednn needs OpenBLAS, not gemm=go")
-	}
+	// oneDNN first: it sets OpenMP's environment, which an OpenMP build of
+	// OpenBLAS would otherwise read before.
 	var lib *onednn.Lib
-	if err == nil && g != nil {
+	if gemmName != "go" {
 		lib, err = loadOneDNN(convName)
+	}
+	var g gemm
+	if err == nil {
+		g, err = loadGemm(gemmName)
+	}
+	if err == nil && convName == "onednn" && g == nil {
+		err = errors.New("backend: go: conv=onednn needs OpenBLAS, not gemm=go")
+		if gemmName != "go" {
+			err = errors.New("backend: go: conv=onednn needs OpenBLAS, which did not load " +
+				"(scripts/setup.sh installs libopenblas0)")
+		}
+	}
+	if g == nil {
+		lib = nil // oneDNN's convolutions run in the recorder, which OpenBLAS's needs
 	}
 	if err != nil {
 		inner.Finalize()

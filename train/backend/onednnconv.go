@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -21,46 +22,58 @@ import (
 // blocked ones it computes in.
 type oneDNNConv struct {
 	conv *onednn.Conv
-	flip *conv // set for a source gradient: the kernel to reverse back
+	flip *kernelFlip // set for a source gradient: the kernel to reverse back
 }
 
 // newOneDNNConv prepares c for oneDNN, or returns nil where it does not
-// apply: other dtypes or ranks, negative padding, a dilated input with a
-// dilated kernel or window strides, or what oneDNN refuses.
+// apply: other dtypes or ranks, negative low padding, negative high
+// padding but for a kernel gradient (whose high padding is recomputed), a
+// dilated input with a dilated kernel, window strides or low padding
+// beyond the kernel, or what oneDNN refuses.
 func newOneDNNConv(lib *onednn.Lib, c *conv) *oneDNNConv {
 	if lib == nil || c.in.DType != dtypes.Float32 || len(c.inSp) != 2 {
 		return nil
 	}
-	dilated := false
+	dilated, negativeHigh := false, false
 	for a := range 2 {
-		if c.paddings[a][0] < 0 || c.paddings[a][1] < 0 {
+		if c.paddings[a][0] < 0 {
 			return nil
 		}
 		dilated = dilated || c.inDil[a] != 1
+		negativeHigh = negativeHigh || c.paddings[a][1] < 0
+	}
+	if dilated {
+		return newOneDNNSourceGradient(lib, c, negativeHigh)
 	}
 	var conv *onednn.Conv
-	var err error
-	switch {
-	case dilated:
-		spec, ok := sourceGradientSpec(c)
-		if !ok {
-			return nil
-		}
-		conv, err = lib.NewSourceGradient(spec)
-	case product(c.kSp) > product(c.outSp):
+	err := errors.New("negative high padding")
+	// A kernel with more positions than the output is that of a kernel
+	// gradient: try that form first, then the plain convolution.
+	if product(c.kSp) > product(c.outSp) {
 		conv, err = lib.NewWeightsGradient(weightsGradientSpec(c))
-	default:
+	}
+	if err != nil && !negativeHigh {
 		conv, err = lib.NewConv(convSpec(c))
 	}
 	if err != nil {
-		slog.Debug("convolution left to OpenBLAS", "error", err)
+		slog.Debug("convolution left to im2col", "error", err)
 		return nil
 	}
-	p := &oneDNNConv{conv: conv}
-	if dilated {
-		p.flip = c
+	return &oneDNNConv{conv: conv}
+}
+
+// newOneDNNSourceGradient is newOneDNNConv for c with a dilated input.
+func newOneDNNSourceGradient(lib *onednn.Lib, c *conv, negativeHigh bool) *oneDNNConv {
+	spec, ok := sourceGradientSpec(c)
+	if !ok || negativeHigh {
+		return nil
 	}
-	return p
+	conv, err := lib.NewSourceGradient(spec)
+	if err != nil {
+		slog.Debug("convolution left to im2col", "error", err)
+		return nil
+	}
+	return &oneDNNConv{conv: conv, flip: newKernelFlip(c)}
 }
 
 // convSpec is c as a convolution.
@@ -108,7 +121,7 @@ func weightsGradientSpec(c *conv) onednn.ConvSpec {
 // input is the gradient of the convolution's output, dilated by its
 // strides, c's kernel the convolution's reversed, with input and output
 // channels swapped, and c's output the source gradient. The kernel that
-// flipKernel writes, laid out [output channels, input channels, height,
+// kernelFlip writes, laid out [output channels, input channels, height,
 // width], is the weights. ok is false where c is not of that form.
 func sourceGradientSpec(c *conv) (s onednn.ConvSpec, ok bool) {
 	ax := c.axes
@@ -131,23 +144,37 @@ func sourceGradientSpec(c *conv) (s onednn.ConvSpec, ok bool) {
 	return s, true
 }
 
-// flipKernel writes c's kernel, reversed in space, with its channel axes
-// swapped, into w, laid out [output channels, input channels, height,
-// width] of the convolution whose source gradient c is.
-func flipKernel(c *conv, kernel, w []float32) {
+// kernelFlip reverses a source gradient's kernel back: its values, read
+// with strides sOut, sIn, sY, sX, are written reversed in space into an
+// [outs, ins, kh, kw] array, the weights of the convolution whose source
+// gradient it is.
+type kernelFlip struct {
+	outs, ins, kh, kw int
+	sOut, sIn, sY, sX int
+}
+
+// newKernelFlip lays out the reversal of c's kernel, whose input channels
+// are the convolution's output channels and the other way round.
+func newKernelFlip(c *conv) *kernelFlip {
 	ax, kS := c.axes, c.kernel.Strides()
-	outs, ins := c.kernel.Dimensions[ax.KernelInputChannels],
-		c.kernel.Dimensions[ax.KernelOutputChannels]
-	kh, kw := c.kSp[0], c.kSp[1]
-	sO, sI := kS[ax.KernelInputChannels], kS[ax.KernelOutputChannels]
-	sY, sX := kS[ax.KernelSpatial[0]], kS[ax.KernelSpatial[1]]
+	return &kernelFlip{
+		outs: c.kernel.Dimensions[ax.KernelInputChannels],
+		ins:  c.kernel.Dimensions[ax.KernelOutputChannels],
+		kh:   c.kSp[0], kw: c.kSp[1],
+		sOut: kS[ax.KernelInputChannels], sIn: kS[ax.KernelOutputChannels],
+		sY: kS[ax.KernelSpatial[0]], sX: kS[ax.KernelSpatial[1]],
+	}
+}
+
+// run writes kernel, reversed, into w.
+func (f *kernelFlip) run(kernel, w []float32) {
 	i := 0
-	for o := range outs {
-		for ci := range ins {
-			for y := range kh {
-				base := o*sO + ci*sI + (kh-1-y)*sY
-				for x := range kw {
-					w[i] = kernel[base+(kw-1-x)*sX]
+	for o := range f.outs {
+		for ci := range f.ins {
+			for y := range f.kh {
+				base := o*f.sOut + ci*f.sIn + (f.kh-1-y)*f.sY
+				for x := range f.kw {
+					w[i] = kernel[base+(f.kw-1-x)*f.sX]
 					i++
 				}
 			}
@@ -177,7 +204,7 @@ func (p *oneDNNConv) run(_ gemm, in, out []any) error {
 	if p.flip != nil {
 		w := borrow[float32](len(k))
 		defer giveBack(w)
-		flipKernel(p.flip, k, w)
+		p.flip.run(k, w)
 		k = w
 	}
 	return p.conv.Run(x, k, y)

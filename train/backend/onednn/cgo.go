@@ -187,6 +187,10 @@ static dnnl_status_t conv_create(conv_t **out, int kind, const int64_t *dims,
 	if (s != dnnl_success) return s;
 	*failed = 3;
 	conv_t *c = calloc(1, sizeof *c);
+	if (!c) {
+		p_dnnl_primitive_desc_destroy(pd);
+		return dnnl_out_of_memory;
+	}
 	c->kind = kind;
 	s = p_dnnl_primitive_create(&c->conv, pd);
 	for (int i = 0; i < 3 && s == dnnl_success; i++) s = operands(c, i, pd, &user[i]);

@@ -171,10 +171,12 @@ func (l *Lib) NewWeightsGradient(s ConvSpec) (*Conv, error) { return l.newConv(s
 func (l *Lib) NewSourceGradient(s ConvSpec) (*Conv, error) { return l.newConv(s, 2) }
 
 func (l *Lib) newConv(s ConvSpec, kind int) (*Conv, error) {
-	for _, t := range []Tensor{s.Src, s.Weights, s.Dst} {
+	for j, t := range []Tensor{s.Src, s.Weights, s.Dst} {
 		for i, d := range t.Dims {
 			if d <= 0 || t.Strides[i] < 0 {
-				return nil, fmt.Errorf("onednn: convolution operand %v, strides %v", t.Dims, t.Strides)
+				return nil, fmt.Errorf("onednn: convolution %s of dimensions %v, strides %v: "+
+					"every dimension must be at least 1 and every stride at least 0",
+					[3]string{"source", "weights", "destination"}[j], t.Dims, t.Strides)
 			}
 		}
 	}

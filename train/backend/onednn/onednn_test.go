@@ -231,3 +231,15 @@ func TestConcurrentConvsAreCorrect(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestNewConvNamesABadOperand(t *testing.T) {
+	l := loadOrSkip(t)
+	s := ConvSpec{Src: layout([4]int{1, 2, 4, 4}, [4]int{0, 1, 2, 3}),
+		Weights: layout([4]int{2, 0, 3, 3}, [4]int{0, 1, 2, 3}),
+		Dst:     layout([4]int{1, 2, 2, 2}, [4]int{0, 1, 2, 3}), Strides: [2]int{1, 1}}
+	_, err := l.NewConv(s)
+	want := "onednn: convolution weights of dimensions [2 0 3 3]"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("weights with no input channels: %v, want %q...", err, want)
+	}
+}
