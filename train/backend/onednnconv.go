@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -46,16 +45,16 @@ func newOneDNNConv(lib *onednn.Lib, c *conv) *oneDNNConv {
 		return newOneDNNSourceGradient(lib, c, negativeHigh)
 	}
 	var conv *onednn.Conv
-	err := errors.New("negative high padding")
+	var err error
 	// A kernel with more positions than the output is that of a kernel
 	// gradient: try that form first, then the plain convolution.
 	if product(c.kSp) > product(c.outSp) {
 		conv, err = lib.NewWeightsGradient(weightsGradientSpec(c))
 	}
-	if err != nil && !negativeHigh {
+	if conv == nil && !negativeHigh {
 		conv, err = lib.NewConv(convSpec(c))
 	}
-	if err != nil {
+	if conv == nil {
 		slog.Debug("convolution left to im2col", "error", err)
 		return nil
 	}
@@ -64,8 +63,11 @@ func newOneDNNConv(lib *onednn.Lib, c *conv) *oneDNNConv {
 
 // newOneDNNSourceGradient is newOneDNNConv for c with a dilated input.
 func newOneDNNSourceGradient(lib *onednn.Lib, c *conv, negativeHigh bool) *oneDNNConv {
+	if negativeHigh {
+		return nil
+	}
 	spec, ok := sourceGradientSpec(c)
-	if !ok || negativeHigh {
+	if !ok {
 		return nil
 	}
 	conv, err := lib.NewSourceGradient(spec)

@@ -123,12 +123,12 @@ func convWithGradients(bk backends.Backend, tc convCase, dtype dtypes.DType, gra
 	}
 	arrays := make([]array, len(outs))
 	for i, o := range outs {
-		arrays[i] = newArray(o.Shape().Dimensions...)
-		if dtype == dtypes.Float32 {
-			arrays[i].data = convertFlat[float32, float64](tensors.MustCopyFlatData[float32](o))
-		} else {
-			arrays[i].data = tensors.MustCopyFlatData[float64](o)
+		if dtype != dtypes.Float32 {
+			arrays[i] = fromTensor(o)
+			continue
 		}
+		arrays[i] = newArray(o.Shape().Dimensions...)
+		arrays[i].data = convertFlat[float32, float64](tensors.MustCopyFlatData[float32](o))
 	}
 	return arrays, nil
 }
@@ -137,7 +137,7 @@ func tensorAs(a array, dtype dtypes.DType) *tensors.Tensor {
 	if dtype == dtypes.Float32 {
 		return tensors.FromFlatDataAndDimensions(convertFlat[float64, float32](a.data), a.dims...)
 	}
-	return tensors.FromFlatDataAndDimensions(a.data, a.dims...)
+	return toTensor(a)
 }
 
 // newTestConv is the conv that tc's ConvGeneral would make on b, with
